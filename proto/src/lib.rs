@@ -1,0 +1,29 @@
+//! The envd wire contract: messages, JSON mapping, Connect handler builders
+//! and gRPC stubs, generated from `proto/` by `tools/codegen`.
+//!
+//! The package names (`process`, `filesystem`) carry no version suffix
+//! because existing clients call `/process.Process/Start` and friends.
+
+#[rustfmt::skip]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
+    clippy::pedantic,
+    clippy::allow_attributes_without_reason,
+    reason = "generated code"
+)]
+mod generated {
+    pub mod process {
+        include!("gen/process.rs");
+    }
+    pub mod filesystem {
+        include!("gen/filesystem.rs");
+    }
+}
+
+pub use generated::{filesystem, process};
+
+/// Serialized `FileDescriptorSet` of every envd proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor.bin");
