@@ -1,1 +1,70 @@
-fn main() {}
+//! Parses the command line, sets up logging and runs envd. The only place
+//! that exits the process.
+
+use std::process::ExitCode;
+
+use envd::config::{COMMIT, Invocation, USAGE, VERSION};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = match Invocation::parse(std::env::args().skip(1)) {
+        Ok(Invocation::Version) => {
+            println!("{VERSION}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Commit) => {
+            println!("{COMMIT}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Run(config)) => config,
+        Err(e) => {
+            eprintln!("envd: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("ENVD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .json()
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("envd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        // The one line on stdout: tests and scripts read the bound address here.
+        println!("envd {VERSION} listening on http://{addr}");
+        tracing::info!(%addr, version = VERSION, "listening");
+        let shutdown = CancellationToken::new();
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            }
+            trigger.cancel();
+        });
+        envd::app::run(config, listener, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("envd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

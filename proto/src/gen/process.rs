@@ -121,13 +121,13 @@ pub mod process_event {
         pub enum Output {
             /// Standard output bytes.
             #[prost(bytes, tag = "1")]
-            Stdout(::prost::alloc::vec::Vec<u8>),
+            Stdout(::prost::bytes::Bytes),
             /// Standard error bytes.
             #[prost(bytes, tag = "2")]
-            Stderr(::prost::alloc::vec::Vec<u8>),
+            Stderr(::prost::bytes::Bytes),
             /// Terminal output bytes.
             #[prost(bytes, tag = "3")]
-            Pty(::prost::alloc::vec::Vec<u8>),
+            Pty(::prost::bytes::Bytes),
         }
     }
     /// Last event of every stream.
@@ -207,10 +207,10 @@ pub mod process_input {
     pub enum Input {
         /// Bytes for the stdin pipe.
         #[prost(bytes, tag = "1")]
-        Stdin(::prost::alloc::vec::Vec<u8>),
+        Stdin(::prost::bytes::Bytes),
         /// Bytes for the terminal.
         #[prost(bytes, tag = "2")]
-        Pty(::prost::alloc::vec::Vec<u8>),
+        Pty(::prost::bytes::Bytes),
     }
 }
 /// One message of a StreamInput client stream.

@@ -30,6 +30,8 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
         .out_dir(scratch.path())
         .with_prost_config(move |config| {
             config.protoc_executable(&protoc);
+            // Output chunks move from the reader to the wire without copies.
+            config.bytes(["."]);
         })
         .with_pbjson_config(|builder| {
             builder.ignore_unknown_fields();

@@ -1,0 +1,129 @@
+//! Composition root: builds the state, mounts every route behind CORS and
+//! tracing, starts and stops the background tasks, and serves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Method};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, RuntimeDefaults};
+use crate::identity;
+use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpec};
+use crate::state::AppState;
+use crate::{http, rpc, server, sys};
+
+/// CORS for browsers (the JS SDK): any origin, every method clients use,
+/// any request header, the gRPC status headers exposed. Preflights are
+/// answered here, before authentication.
+fn cors() -> CorsLayer {
+    let expose = [
+        "grpc-status",
+        "grpc-message",
+        "grpc-status-details-bin",
+        "location",
+        "cache-control",
+        "x-content-type-options",
+        "connect-content-encoding",
+        "connect-protocol-version",
+        "grpc-encoding",
+        "content-encoding",
+        "content-length",
+        "content-range",
+        "content-disposition",
+    ]
+    .map(HeaderName::from_static);
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::HEAD, Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(expose)
+        .max_age(Duration::from_secs(7200))
+}
+
+/// Every route (RPC and plain HTTP) with the shared layers.
+pub fn router(state: &AppState) -> Router {
+    rpc::service(state, http::router(state.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(cors())
+}
+
+/// Runs envd on `listener` until `shutdown` is cancelled.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    if std::process::id() != 1 {
+        if let Err(e) = sys::become_subreaper() {
+            tracing::warn!(error = %e, "cannot become child subreaper; orphans will not be reaped");
+        }
+    }
+    let tasks = TaskTracker::new();
+    let reaper = Arc::new(Reaper::default());
+    // Registered before anything is spawned so no exit goes unnoticed.
+    let mut sigchld = signal(SignalKind::child())?;
+    tasks.spawn({
+        let reaper = reaper.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    received = sigchld.recv() => match received {
+                        Some(()) => reaper.reap(),
+                        None => break,
+                    },
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        }
+    });
+
+    let settings = process::Settings {
+        exit_retention: config.exit_retention,
+        drain_grace: config.exit_drain_grace,
+        stall_limit: config.subscriber_stall_limit,
+    };
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        defaults: Arc::new(RuntimeDefaults::default()),
+        processes: Arc::new(ProcessManager::new(reaper, tasks.clone(), settings)),
+    };
+    if let Some(line) = &config.start_cmd {
+        start_initial_process(&state, line);
+    }
+
+    server::serve(listener, router(&state), config.idle_timeout, shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    // Processes outlive envd's shutdown on purpose; only wait briefly for
+    // the background tasks that end with the shutdown token.
+    drop(tokio::time::timeout(Duration::from_millis(200), tasks.wait()).await);
+    Ok(())
+}
+
+/// `--cmd`: runs the line with `/bin/bash -l -c` as root, tag `startCmd`.
+fn start_initial_process(state: &AppState, line: &str) {
+    let result = identity::lookup("root").map_err(crate::error::Error::from).and_then(|root| {
+        let config = ProcessConfig {
+            cmd: "/bin/bash".to_owned(),
+            args: vec!["-l".to_owned(), "-c".to_owned(), line.to_owned()],
+            ..ProcessConfig::default()
+        };
+        let spec = StartSpec::resolve(
+            config,
+            Some("startCmd".to_owned()),
+            Mode::Pipe { stdin: true },
+            root,
+            &state.defaults.snapshot(),
+            None,
+        )?;
+        Ok(state.processes.start(spec)?)
+    });
+    match result {
+        Ok(started) => tracing::info!(pid = started.pid, "started --cmd process"),
+        Err(e) => tracing::error!(error = %e, "cannot start --cmd process"),
+    }
+}

@@ -1,0 +1,243 @@
+//! Configuration, parsed once and purely from the command line before
+//! anything binds; plus the [`RuntimeDefaults`] that `/init` may change later.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::RwLock;
+use std::time::Duration;
+
+/// The envd version: `--version`, `-version` and `/health` all report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The build commit, when the build provided one.
+pub const COMMIT: &str = match option_env!("ENVD_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// Print [`VERSION`] and exit.
+    Version,
+    /// Print [`COMMIT`] and exit.
+    Commit,
+    /// Print usage and exit successfully.
+    Help,
+    /// Serve.
+    Run(Config),
+}
+
+/// Everything envd needs to start serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`--port` sets the port on 0.0.0.0, `--addr` the whole address).
+    pub listen: SocketAddr,
+    /// A shell command line to run at startup (`--cmd`).
+    pub start_cmd: Option<String>,
+    /// Keepalive interval when the client sends no `Keepalive-Ping-Interval`.
+    pub default_keepalive: Duration,
+    /// How long an exited process's end event stays available to `Connect`.
+    pub exit_retention: Duration,
+    /// How long to keep reading output after the process exited while
+    /// something else (a background grandchild) still holds its pipes.
+    pub exit_drain_grace: Duration,
+    /// How long one subscriber may refuse output before it is cut off (with
+    /// an error, never silently) so it cannot stall the process forever.
+    pub subscriber_stall_limit: Duration,
+    /// Idle time after which a keep-alive connection is closed.
+    pub idle_timeout: Duration,
+    /// cgroup v2 root (`--cgroup-root`); accepted for compatibility.
+    pub cgroup_root: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 49983),
+            start_cmd: None,
+            default_keepalive: Duration::from_secs(30),
+            exit_retention: Duration::from_secs(60),
+            exit_drain_grace: Duration::from_millis(1000),
+            subscriber_stall_limit: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(640),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+        }
+    }
+}
+
+/// A command line that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// unknown flag: {0}
+    #[error("unknown flag: {0}")]
+    UnknownFlag(String),
+    /// flag needs a value
+    #[error("flag needs an argument: {0}")]
+    MissingValue(String),
+    /// bad value
+    #[error("invalid value {value:?} for flag {flag}: {reason}")]
+    InvalidValue {
+        /// The flag.
+        flag: String,
+        /// What was given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// positional arguments are not accepted
+    #[error("unexpected argument: {0}")]
+    UnexpectedArgument(String),
+}
+
+/// Usage text for `--help` and usage errors.
+pub const USAGE: &str = "\
+usage: envd [flags]
+  -port N           listen on 0.0.0.0:N (default 49983)
+  -addr HOST:PORT   listen on this exact address (tests use 127.0.0.1:0)
+  -cmd LINE         run LINE with /bin/bash -l -c at startup (tag startCmd)
+  -cgroup-root DIR  cgroup v2 root (default /sys/fs/cgroup)
+  -version          print the version and exit
+  -commit           print the build commit and exit
+Flags take one or two dashes, and `-flag=value` or `-flag value`.";
+
+impl Invocation {
+    /// Parses arguments (without the program name) the way Go's `flag`
+    /// package does: `-f`, `--f`, `-f=v` and `-f v` are all accepted, because
+    /// template builders run `envd -version`.
+    pub fn parse<I, S>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut config = Config::default();
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(arg) = args.next() {
+            let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+                return Err(ConfigError::UnexpectedArgument(arg));
+            };
+            if flag.is_empty() {
+                return Err(ConfigError::UnexpectedArgument(arg));
+            }
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (flag.to_owned(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| ConfigError::MissingValue(name.to_owned()))
+            };
+            match name.as_str() {
+                "version" | "v" => return Ok(Self::Version),
+                "commit" => return Ok(Self::Commit),
+                "help" | "h" => return Ok(Self::Help),
+                "port" => {
+                    let v = value("port")?;
+                    let port = v.parse::<u16>().map_err(|e| ConfigError::InvalidValue {
+                        flag: name.clone(),
+                        value: v.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    config.listen.set_port(port);
+                }
+                "addr" => {
+                    let v = value("addr")?;
+                    config.listen = v.parse().map_err(|e: std::net::AddrParseError| {
+                        ConfigError::InvalidValue { flag: name.clone(), value: v.clone(), reason: e.to_string() }
+                    })?;
+                }
+                "cmd" => {
+                    let v = value("cmd")?;
+                    config.start_cmd = (!v.is_empty()).then_some(v);
+                }
+                "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
+                _ => return Err(ConfigError::UnknownFlag(arg)),
+            }
+        }
+        Ok(Self::Run(config))
+    }
+}
+
+/// Settings that `/init` may change while envd runs. Every request reads
+/// them afresh, so a change applies to everything that follows.
+#[derive(Debug, Default)]
+pub struct RuntimeDefaults {
+    inner: RwLock<Defaults>,
+}
+
+/// A snapshot of [`RuntimeDefaults`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    /// User for requests that name none.
+    pub user: String,
+    /// Substitutes an empty path or cwd.
+    pub workdir: Option<PathBuf>,
+    /// Environment for every spawned process (below the request's own).
+    pub env_vars: BTreeMap<String, String>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self { user: "root".to_owned(), workdir: None, env_vars: BTreeMap::new() }
+    }
+}
+
+impl RuntimeDefaults {
+    /// The current values.
+    pub fn snapshot(&self) -> Defaults {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Applies `f` to the stored values under the write lock.
+    pub fn update(&self, f: impl FnOnce(&mut Defaults)) {
+        f(&mut self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match Invocation::parse(args.iter().copied()) {
+            Ok(Invocation::Run(c)) => c,
+            other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn version_accepts_go_style_single_dash() {
+        assert_eq!(Invocation::parse(["-version"]), Ok(Invocation::Version));
+        assert_eq!(Invocation::parse(["--version"]), Ok(Invocation::Version));
+    }
+
+    #[test]
+    fn port_forms() {
+        assert_eq!(run(&["-port", "8080"]).listen.port(), 8080);
+        assert_eq!(run(&["--port=9090"]).listen.port(), 9090);
+        assert_eq!(run(&[]).listen, "0.0.0.0:49983".parse().unwrap());
+    }
+
+    #[test]
+    fn addr_and_cmd() {
+        let c = run(&["--addr", "127.0.0.1:0", "-cmd", "echo hi"]);
+        assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(c.start_cmd.as_deref(), Some("echo hi"));
+    }
+
+    #[test]
+    fn rejects_unknown_and_removed_flags() {
+        assert_eq!(
+            Invocation::parse(["--isnotfc"]),
+            Err(ConfigError::UnknownFlag("--isnotfc".into()))
+        );
+        assert!(matches!(Invocation::parse(["-port"]), Err(ConfigError::MissingValue(_))));
+        assert!(matches!(
+            Invocation::parse(["-port", "x"]),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+}

@@ -1,0 +1,158 @@
+//! The daemon's error type and the only place that maps errors to Connect
+//! codes and HTTP statuses.
+//!
+//! Domain modules return their own typed errors; adapters convert them with
+//! `?` into [`Error`] and never choose a code or status themselves.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use connectrpc_axum::{Code, ConnectError};
+
+use crate::{fs, identity, process};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A process operation failed.
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    /// The request's user could not be used.
+    #[error(transparent)]
+    Identity(#[from] identity::Error),
+    /// A path could not be resolved.
+    #[error(transparent)]
+    Path(#[from] fs::path::Error),
+    /// The request itself is malformed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A process event stream ended abnormally.
+    #[error(transparent)]
+    Stream(#[from] process::Fault),
+}
+
+/// Malformed requests, detected by the adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// A required oneof was not set.
+    #[error("{0} is required")]
+    Missing(&'static str),
+    /// A header value could not be parsed.
+    #[error("invalid {header} header: {value:?}")]
+    BadHeader {
+        /// Header name.
+        header: &'static str,
+        /// The value received.
+        value: String,
+    },
+    /// The `Authorization` header is not `Basic` with a base64 user.
+    #[error("invalid Authorization header: {0}")]
+    BadAuthorization(&'static str),
+    /// The signal is not one clients may send.
+    #[error("invalid signal: {0}")]
+    UnsupportedSignal(i32),
+    /// Input arrived on a stream before it selected a process.
+    #[error("stream input: data received before start")]
+    InputBeforeStart,
+}
+
+impl Error {
+    /// The Connect code for this error (spec §3.6).
+    pub fn code(&self) -> Code {
+        use process::Error as P;
+        match self {
+            Self::Process(e) => match e {
+                P::PidNotFound(_) | P::TagNotFound(_) => Code::NotFound,
+                P::CwdMissing(_) | P::Path(_) | P::InvalidPtySize { .. } | P::Spawn(_) => {
+                    Code::InvalidArgument
+                }
+                P::CloseStdinOnPty => Code::Unknown,
+                P::Io(_)
+                | P::NotAPty
+                | P::StdinOnPty
+                | P::StdinClosed
+                | P::WriteStdin(_)
+                | P::WritePty(_)
+                | P::Resize(_)
+                | P::Signal(_) => Code::Internal,
+            },
+            Self::Stream(process::Fault::FellBehind(_)) => Code::ResourceExhausted,
+            Self::Stream(process::Fault::Closed) => Code::Unavailable,
+            Self::Identity(_) => Code::Unauthenticated,
+            Self::Path(_) => Code::InvalidArgument,
+            Self::Request(e) => match e {
+                RequestError::Missing(_) | RequestError::BadHeader { .. } => Code::InvalidArgument,
+                RequestError::BadAuthorization(_) => Code::Unauthenticated,
+                RequestError::UnsupportedSignal(_) => Code::Unimplemented,
+                RequestError::InputBeforeStart => Code::FailedPrecondition,
+            },
+        }
+    }
+
+    /// The HTTP status for this error on plain-HTTP endpoints.
+    pub fn status(&self) -> StatusCode {
+        match self.code() {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+            Code::ResourceExhausted => StatusCode::INSUFFICIENT_STORAGE,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message sent to clients. Internal errors are logged in full and
+    /// sent as they are: they carry OS errors, not secrets, and the SDKs
+    /// show them to users who need them to debug.
+    fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<Error> for ConnectError {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        if code == Code::Internal || code == Code::Unknown {
+            tracing::warn!(error = %err, ?code, "request failed");
+        }
+        ConnectError::new(code, err.message())
+    }
+}
+
+/// The JSON error body of every plain-HTTP endpoint.
+#[derive(Debug, serde::Serialize)]
+pub struct HttpErrorBody {
+    /// HTTP status code.
+    pub code: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Builds the JSON error response for `status` and `message`.
+pub fn http_error(status: StatusCode, message: String) -> Response {
+    let mut response =
+        (status, axum::Json(HttpErrorBody { code: status.as_u16(), message })).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
+    response
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, %status, "request failed");
+        }
+        http_error(status, self.message())
+    }
+}

@@ -1,0 +1,4 @@
+//! Filesystem domain: path resolution for a user (used by every path and
+//! cwd input), and the operations behind `filesystem.Filesystem` and `/files`.
+
+pub mod path;

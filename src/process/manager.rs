@@ -1,0 +1,331 @@
+//! The process table and each process's lifecycle.
+//!
+//! A process is subscribed to before its output readers and exit waiter
+//! start, so the Start stream sees every byte and the end even for
+//! `echo hi`. After exit the process leaves the live table but its handle
+//! (with the stored end event) is retained for `Connect` for a while.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use futures::FutureExt;
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::backend::{Backend, Source, Wiring};
+use super::exit::End;
+use super::output::{Bus, Subscription};
+use super::pipe::PipeWiring;
+use super::pty::PtyWiring;
+use super::reaper::Reaper;
+use super::spec::{Mode, ProcessConfig, PtySize, StartSpec};
+use super::{Error, Input, Selector, Signal};
+use crate::sys::{self, ChildCredentials};
+
+/// Tunables, from [`crate::config::Config`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long an exited process stays available to `connect`.
+    pub exit_retention: Duration,
+    /// How long to keep reading after exit while pipes are still open.
+    pub drain_grace: Duration,
+    /// How long a subscriber may refuse output before it is cut off.
+    pub stall_limit: Duration,
+}
+
+/// A live process as `List` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Pid of the user command.
+    pub pid: u32,
+    /// Tag given at start.
+    pub tag: Option<String>,
+    /// Configuration as given at start.
+    pub config: ProcessConfig,
+}
+
+/// A started process and the subscription made before it could run.
+#[derive(Debug)]
+pub struct Started {
+    /// Pid of the user command.
+    pub pid: u32,
+    /// Every event from the beginning.
+    pub events: Subscription,
+}
+
+struct Process {
+    info: ProcessInfo,
+    backend: Box<dyn Backend>,
+    bus: Bus,
+}
+
+#[derive(Default)]
+struct Table {
+    live: HashMap<u32, Arc<Process>>,
+    /// Exited processes kept so `connect` can answer with their end.
+    retained: HashMap<u32, Arc<Process>>,
+}
+
+impl Table {
+    fn find(&self, selector: &Selector) -> Option<Arc<Process>> {
+        let by_tag = |map: &HashMap<u32, Arc<Process>>, tag: &str| {
+            map.values().find(|p| p.info.tag.as_deref() == Some(tag)).cloned()
+        };
+        match selector {
+            Selector::Pid(pid) => self.live.get(pid).or_else(|| self.retained.get(pid)).cloned(),
+            Selector::Tag(tag) => by_tag(&self.live, tag).or_else(|| by_tag(&self.retained, tag)),
+        }
+    }
+
+    fn find_live(&self, selector: &Selector) -> Result<Arc<Process>, Error> {
+        let found = match selector {
+            Selector::Pid(pid) => self.live.get(pid).cloned(),
+            Selector::Tag(tag) => {
+                self.live.values().find(|p| p.info.tag.as_deref() == Some(tag.as_str())).cloned()
+            }
+        };
+        found.ok_or_else(|| not_found(selector))
+    }
+}
+
+fn not_found(selector: &Selector) -> Error {
+    match selector {
+        Selector::Pid(pid) => Error::PidNotFound(*pid),
+        Selector::Tag(tag) => Error::TagNotFound(tag.clone()),
+    }
+}
+
+/// Owns every process envd started.
+pub struct ProcessManager {
+    reaper: Arc<Reaper>,
+    tasks: TaskTracker,
+    settings: Settings,
+    table: Mutex<Table>,
+}
+
+impl std::fmt::Debug for ProcessManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessManager").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// The wrapper shell lowers the child's OOM priority before the user command
+/// replaces it (via exec, so the reported pid is the command's).
+const WRAPPER: &str = "echo 100 > /proc/$$/oom_score_adj 2>/dev/null; exec \"$@\"";
+
+impl ProcessManager {
+    /// A manager whose per-process tasks run on `tasks`.
+    pub fn new(reaper: Arc<Reaper>, tasks: TaskTracker, settings: Settings) -> Self {
+        Self { reaper, tasks, settings, table: Mutex::new(Table::default()) }
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Spawns a process and returns its pid with a subscription that will
+    /// see all of its output and its end.
+    pub fn start(self: &Arc<Self>, spec: StartSpec) -> Result<Started, Error> {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(WRAPPER)
+            .arg("--")
+            .arg(&spec.config.cmd)
+            .args(&spec.config.args)
+            .env_clear()
+            .envs(&spec.env)
+            .current_dir(&spec.cwd);
+        let mut wiring: Box<dyn Wiring> = match spec.mode {
+            Mode::Pipe { stdin } => Box::new(PipeWiring { stdin }),
+            Mode::Pty(size) => Box::new(PtyWiring::new(size)),
+        };
+        wiring.prepare(&mut command).map_err(Error::Io)?;
+        let creds = ChildCredentials { uid: spec.user.uid, gid: spec.user.gid, groups: spec.user.groups.clone() };
+        sys::install_child_setup(&mut command, creds, matches!(spec.mode, Mode::Pty(_)));
+
+        let (mut child, exit) = self.reaper.spawn(&mut command).map_err(Error::Spawn)?;
+        // Drop our copies of the child's ends (the pty slave in particular)
+        // so end-of-stream arrives when the child's side closes.
+        drop(command);
+        let pid = child.id();
+        let (backend, sources) = match wiring.attach(&mut child) {
+            Ok(attached) => attached,
+            Err(e) => {
+                if let Err(kill) = self.reaper.signal(pid, nix::sys::signal::Signal::SIGKILL) {
+                    tracing::warn!(pid, error = %kill, "cannot kill a process whose i/o setup failed");
+                }
+                return Err(Error::Io(e));
+            }
+        };
+        let process = Arc::new(Process {
+            info: ProcessInfo { pid, tag: spec.tag.clone(), config: spec.config.clone() },
+            backend,
+            bus: Bus::new(self.settings.stall_limit),
+        });
+        let events = process.bus.subscribe().map_err(|_| Error::Io(std::io::Error::other("bus ended early")))?;
+        {
+            let mut table = self.table();
+            table.retained.remove(&pid);
+            if let Some(tag) = &spec.tag {
+                table.retained.retain(|_, p| p.info.tag.as_ref() != Some(tag));
+            }
+            table.live.insert(pid, process.clone());
+        }
+        tracing::info!(
+            pid,
+            cmd = %spec.config.cmd,
+            args = ?spec.config.args,
+            pty = ?spec.mode,
+            tag = ?spec.tag,
+            cwd = %spec.cwd.display(),
+            user = %spec.user.name,
+            timeout = ?spec.timeout,
+            "process.Start"
+        );
+        self.tasks.spawn(self.clone().supervise(process, sources, exit));
+        if let Some(timeout) = spec.timeout {
+            let reaper = self.reaper.clone();
+            self.tasks.spawn(async move {
+                tokio::time::sleep(timeout).await;
+                if let Ok(true) = reaper.signal(pid, nix::sys::signal::Signal::SIGKILL) {
+                    tracing::info!(pid, ?timeout, "killed process at its deadline");
+                }
+            });
+        }
+        Ok(Started { pid, events })
+    }
+
+    /// Waits for exit, drains output, publishes the end and retires the process.
+    async fn supervise(
+        self: Arc<Self>,
+        process: Arc<Process>,
+        sources: Vec<Source>,
+        exit: tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>,
+    ) {
+        let stop = CancellationToken::new();
+        let pumps: Vec<_> = sources
+            .into_iter()
+            .map(|s| self.tasks.spawn(pump(process.clone(), s, stop.clone())))
+            .collect();
+        let end = match exit.await {
+            Ok(status) => End::from_wait(status),
+            Err(_) => End::wait_failed("exit status lost"),
+        };
+        let pumps = futures::future::join_all(pumps);
+        tokio::pin!(pumps);
+        if tokio::time::timeout(self.settings.drain_grace, &mut pumps).await.is_err() {
+            // Something else (a background grandchild) still holds the
+            // pipes; take what is already readable and stop.
+            stop.cancel();
+            pumps.await;
+        }
+        let pid = process.info.pid;
+        {
+            let mut table = self.table();
+            if table.live.get(&pid).is_some_and(|p| Arc::ptr_eq(p, &process)) {
+                table.live.remove(&pid);
+            }
+            table.retained.insert(pid, process.clone());
+        }
+        process.bus.finish(end).await;
+        tokio::time::sleep(self.settings.exit_retention).await;
+        let mut table = self.table();
+        if table.retained.get(&pid).is_some_and(|p| Arc::ptr_eq(p, &process)) {
+            table.retained.remove(&pid);
+        }
+    }
+
+    /// Subscribes to a process's events from now on. For a process that has
+    /// exited but is retained, returns its pid and stored end instead.
+    pub fn connect(&self, selector: &Selector) -> Result<(u32, Result<Subscription, End>), Error> {
+        let process = self.table().find(selector).ok_or_else(|| not_found(selector))?;
+        Ok((process.info.pid, process.bus.subscribe()))
+    }
+
+    /// Fails with not-found unless the selector matches a live process.
+    pub fn ensure_live(&self, selector: &Selector) -> Result<(), Error> {
+        self.table().find_live(selector).map(drop)
+    }
+
+    /// Every live process.
+    pub fn list(&self) -> Vec<ProcessInfo> {
+        let mut all: Vec<_> = self.table().live.values().map(|p| p.info.clone()).collect();
+        all.sort_by_key(|p| p.pid);
+        all
+    }
+
+    /// Writes input to a live process.
+    pub async fn send_input(&self, selector: &Selector, input: Input) -> Result<(), Error> {
+        let process = self.table().find_live(selector)?;
+        match input {
+            Input::Stdin(data) => process.backend.write_stdin(data).await,
+            Input::Pty(data) => process.backend.write_pty(data).await,
+        }
+    }
+
+    /// Closes a live process's stdin.
+    pub async fn close_stdin(&self, selector: &Selector) -> Result<(), Error> {
+        let process = self.table().find_live(selector)?;
+        process.backend.close_stdin().await
+    }
+
+    /// Resizes a live process's terminal.
+    pub fn resize(&self, selector: &Selector, size: PtySize) -> Result<(), Error> {
+        self.table().find_live(selector)?.backend.resize(size)
+    }
+
+    /// Signals a live process (its pid only, not its group).
+    pub fn signal(&self, selector: &Selector, signal: Signal) -> Result<(), Error> {
+        let pid = self.table().find_live(selector)?.info.pid;
+        let signal = match signal {
+            Signal::Term => nix::sys::signal::Signal::SIGTERM,
+            Signal::Kill => nix::sys::signal::Signal::SIGKILL,
+        };
+        match self.reaper.signal(pid, signal).map_err(Error::Signal)? {
+            true => Ok(()),
+            false => Err(Error::PidNotFound(pid)),
+        }
+    }
+}
+
+/// Copies one output source into the bus until end of stream, or until
+/// `stop`, after which only already-readable bytes are taken.
+async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken) {
+    let mut buf = BytesMut::with_capacity(source.chunk);
+    loop {
+        buf.clear();
+        buf.reserve(source.chunk);
+        let read = {
+            let mut limited = (&mut buf).limit(source.chunk);
+            tokio::select! {
+                biased;
+                read = source.reader.read_buf(&mut limited) => read,
+                () = stop.cancelled() => break,
+            }
+        };
+        match read {
+            Ok(0) => return,
+            Ok(_) => process.bus.publish((source.label)(buf.split().freeze())).await,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!(pid = process.info.pid, error = %e, "output read failed");
+                return;
+            }
+        }
+    }
+    // Draining after stop: only what can be read without waiting.
+    loop {
+        buf.clear();
+        buf.reserve(source.chunk);
+        let read = source.reader.read_buf(&mut (&mut buf).limit(source.chunk)).now_or_never();
+        match read {
+            Some(Ok(n)) if n > 0 => process.bus.publish((source.label)(buf.split().freeze())).await,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Process domain: spawning, the process table, output fan-out, input,
+//! signals and exit tracking. Knows nothing about the wire.
+
+mod backend;
+pub mod exit;
+mod manager;
+mod output;
+mod pipe;
+mod pty;
+pub mod reaper;
+pub mod spec;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use exit::End;
+pub use manager::{ProcessInfo, ProcessManager, Settings, Started};
+pub use output::{Event, Fault, Output, Subscription};
+pub use reaper::Reaper;
+pub use spec::{Mode, ProcessConfig, PtySize, StartSpec};
+
+/// Which process a request means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// By exact pid.
+    Pid(u32),
+    /// The first live process with this tag.
+    Tag(String),
+}
+
+/// Input for a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// For the stdin pipe.
+    Stdin(bytes::Bytes),
+    /// For the terminal.
+    Pty(bytes::Bytes),
+}
+
+/// Signals a client may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM.
+    Term,
+    /// SIGKILL.
+    Kill,
+}
+
+/// Why a process operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No process with this pid.
+    #[error("process with pid {0} not found")]
+    PidNotFound(u32),
+    /// No process with this tag.
+    #[error("process with tag {0} not found")]
+    TagNotFound(String),
+    /// The working directory does not exist.
+    #[error("cwd '{}' does not exist", .0.display())]
+    CwdMissing(PathBuf),
+    /// The cwd could not be resolved.
+    #[error(transparent)]
+    Path(#[from] crate::fs::path::Error),
+    /// Terminal size out of range.
+    #[error("invalid pty size {cols}x{rows}: each dimension must be between 1 and 4096")]
+    InvalidPtySize {
+        /// Requested columns.
+        cols: u32,
+        /// Requested rows.
+        rows: u32,
+    },
+    /// fork/exec failed.
+    #[error("error starting process: {0}")]
+    Spawn(io::Error),
+    /// Pipes or terminal could not be set up.
+    #[error("error setting up process i/o: {0}")]
+    Io(io::Error),
+    /// Terminal input or resize for a process without one.
+    #[error("tty not assigned to process")]
+    NotAPty,
+    /// Stdin bytes for a terminal process.
+    #[error("input should be written to the pty, not the stdin")]
+    StdinOnPty,
+    /// Stdin disabled at start or already closed.
+    #[error("error writing to stdin: stdin not enabled or closed")]
+    StdinClosed,
+    /// Writing stdin failed (for example the process exited).
+    #[error("error writing to stdin: {0}")]
+    WriteStdin(io::Error),
+    /// Writing to the terminal failed.
+    #[error("error writing to tty: {0}")]
+    WritePty(io::Error),
+    /// CloseStdin on a terminal process.
+    #[error("error closing stdin: cannot close stdin for PTY process — send Ctrl+D (0x04) instead")]
+    CloseStdinOnPty,
+    /// The resize ioctl failed.
+    #[error("error resizing tty: {0}")]
+    Resize(nix::Error),
+    /// kill(2) failed.
+    #[error("error sending signal: {0}")]
+    Signal(nix::Error),
+}

@@ -1,0 +1,229 @@
+//! Fan-out of one process's events to its subscribers.
+//!
+//! Each subscriber has a bounded queue. Publishing waits for room (so a slow
+//! reader slows the process instead of losing output), but only up to the
+//! stall limit: a subscriber that accepts nothing for that long is cut off
+//! and its stream ends with [`Fault::FellBehind`], never silently. A
+//! subscriber whose receiver is gone is dropped at once.
+//!
+//! The end event is stored under the same lock that guards the subscriber
+//! list, so a new subscriber either joins before the end is published (and
+//! receives it) or sees the stored end: there is no window in between.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::exit::End;
+
+/// Output bytes, exactly as one read returned them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// From the stdout pipe.
+    Stdout(Bytes),
+    /// From the stderr pipe.
+    Stderr(Bytes),
+    /// From the terminal.
+    Pty(Bytes),
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Output.
+    Data(Output),
+    /// The process ended; nothing follows.
+    End(End),
+}
+
+/// Why a subscription ended without an end event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// The subscriber did not accept output for the stall limit.
+    #[error("output stream fell behind for {0:?} and was closed")]
+    FellBehind(Duration),
+    /// The process's event source vanished (envd is shutting down).
+    #[error("process event stream closed before the process ended")]
+    Closed,
+}
+
+/// Queue depth per subscriber, in read chunks (at most 32 KiB each).
+const QUEUE_DEPTH: usize = 32;
+
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Event>,
+    fell_behind: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    subscribers: Vec<Subscriber>,
+    end: Option<End>,
+    next_id: u64,
+}
+
+/// One process's event fan-out.
+#[derive(Debug)]
+pub(super) struct Bus {
+    state: Mutex<State>,
+    stall_limit: Duration,
+}
+
+/// A live view of a process's events from the moment of subscription.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::Receiver<Event>,
+    fell_behind: Arc<AtomicBool>,
+    stall_limit: Duration,
+    done: bool,
+}
+
+impl Subscription {
+    /// The next event; `None` after the end event.
+    pub async fn next(&mut self) -> Option<Result<Event, Fault>> {
+        if self.done {
+            return None;
+        }
+        match self.rx.recv().await {
+            Some(event) => {
+                self.done = matches!(event, Event::End(_));
+                Some(Ok(event))
+            }
+            None => {
+                self.done = true;
+                Some(Err(if self.fell_behind.load(Ordering::Acquire) {
+                    Fault::FellBehind(self.stall_limit)
+                } else {
+                    Fault::Closed
+                }))
+            }
+        }
+    }
+}
+
+impl Bus {
+    pub(super) fn new(stall_limit: Duration) -> Self {
+        Self { state: Mutex::new(State::default()), stall_limit }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes to everything published from now on, or returns the
+    /// stored end event if the process already ended.
+    pub(super) fn subscribe(&self) -> Result<Subscription, End> {
+        let mut state = self.lock();
+        if let Some(end) = &state.end {
+            return Err(end.clone());
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let fell_behind = Arc::new(AtomicBool::new(false));
+        let id = state.next_id;
+        state.next_id += 1;
+        state.subscribers.push(Subscriber { id, tx, fell_behind: fell_behind.clone() });
+        Ok(Subscription { rx, fell_behind, stall_limit: self.stall_limit, done: false })
+    }
+
+    /// Delivers output to every current subscriber.
+    pub(super) async fn publish(&self, output: Output) {
+        let targets: Vec<_> = self
+            .lock()
+            .subscribers
+            .iter()
+            .map(|s| (s.id, s.tx.clone(), s.fell_behind.clone()))
+            .collect();
+        self.deliver(targets, Event::Data(output)).await;
+    }
+
+    /// Stores the end event and delivers it to every current subscriber;
+    /// later subscribers get the stored copy.
+    pub(super) async fn finish(&self, end: End) {
+        let targets: Vec<_> = {
+            let mut state = self.lock();
+            state.end = Some(end.clone());
+            std::mem::take(&mut state.subscribers)
+                .into_iter()
+                .map(|s| (s.id, s.tx, s.fell_behind))
+                .collect()
+        };
+        self.deliver(targets, Event::End(end)).await;
+    }
+
+    async fn deliver(&self, targets: Vec<(u64, mpsc::Sender<Event>, Arc<AtomicBool>)>, event: Event) {
+        for (id, tx, fell_behind) in targets {
+            let sent = match tx.try_send(event.clone()) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    match tokio::time::timeout(self.stall_limit, tx.send(event)).await {
+                        Ok(result) => result.is_ok(),
+                        Err(_elapsed) => {
+                            fell_behind.store(true, Ordering::Release);
+                            tracing::warn!(limit = ?self.stall_limit, "cutting off a stalled output subscriber");
+                            false
+                        }
+                    }
+                }
+            };
+            if !sent {
+                self.lock().subscribers.retain(|s| s.id != id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end() -> End {
+        End { exit_code: 0, exited: true, status: "exit status 0".into(), error: None }
+    }
+
+    #[tokio::test]
+    async fn subscriber_sees_data_then_end_and_late_subscriber_sees_stored_end() {
+        let bus = Bus::new(Duration::from_secs(1));
+        let mut sub = bus.subscribe().unwrap();
+        bus.publish(Output::Stdout(Bytes::from_static(b"hi\n"))).await;
+        bus.finish(end()).await;
+        assert_eq!(sub.next().await, Some(Ok(Event::Data(Output::Stdout(Bytes::from_static(b"hi\n"))))));
+        assert_eq!(sub.next().await, Some(Ok(Event::End(end()))));
+        assert_eq!(sub.next().await, None);
+        assert_eq!(bus.subscribe().unwrap_err(), end());
+    }
+
+    #[tokio::test]
+    async fn dropped_subscriber_never_blocks_publishing() {
+        let bus = Bus::new(Duration::from_secs(3600));
+        drop(bus.subscribe().unwrap());
+        for _ in 0..(QUEUE_DEPTH * 4) {
+            bus.publish(Output::Stdout(Bytes::from_static(b"x"))).await;
+        }
+        assert!(bus.lock().subscribers.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalled_subscriber_is_cut_off_with_an_error_not_silently() {
+        let bus = Bus::new(Duration::from_secs(5));
+        let mut stalled = bus.subscribe().unwrap();
+        for _ in 0..=QUEUE_DEPTH {
+            bus.publish(Output::Stdout(Bytes::from_static(b"x"))).await;
+        }
+        let mut got = 0;
+        let fault = loop {
+            match stalled.next().await {
+                Some(Ok(_)) => got += 1,
+                Some(Err(f)) => break f,
+                None => panic!("ended without a fault"),
+            }
+        };
+        assert_eq!(got, QUEUE_DEPTH);
+        assert_eq!(fault, Fault::FellBehind(Duration::from_secs(5)));
+    }
+}

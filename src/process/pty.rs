@@ -1,0 +1,113 @@
+//! Terminal wiring: the child leads a new session with the pty slave as its
+//! controlling terminal and fds 0/1/2; envd keeps only the master.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::Mutex;
+
+use super::Error;
+use super::backend::{Backend, Source, Wiring};
+use super::output::Output;
+use super::spec::PtySize;
+use crate::sys;
+
+/// One read per event, up to this many bytes.
+const CHUNK: usize = 16 * 1024;
+
+pub(super) struct PtyWiring {
+    size: PtySize,
+    master: Option<OwnedFd>,
+}
+
+impl PtyWiring {
+    pub(super) fn new(size: PtySize) -> Self {
+        Self { size, master: None }
+    }
+}
+
+struct PtyBackend {
+    master: Arc<AsyncFd<File>>,
+    writing: Mutex<()>,
+}
+
+/// Reads the master; `EIO` (every slave closed) is end of stream.
+struct MasterReader(Arc<AsyncFd<File>>);
+
+impl Wiring for PtyWiring {
+    fn prepare(&mut self, command: &mut Command) -> io::Result<()> {
+        let pty = sys::open_pty(self.size.cols, self.size.rows)?;
+        command
+            .stdin(Stdio::from(pty.slave.try_clone()?))
+            .stdout(Stdio::from(pty.slave.try_clone()?))
+            .stderr(Stdio::from(pty.slave));
+        self.master = Some(pty.master);
+        Ok(())
+    }
+
+    fn attach(self: Box<Self>, _child: &mut Child) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+        let master = self.master.ok_or_else(|| io::Error::other("pty not prepared"))?;
+        let master = Arc::new(sys::async_master(master)?);
+        let source = Source { reader: Box::new(MasterReader(master.clone())), label: Output::Pty, chunk: CHUNK };
+        Ok((Box::new(PtyBackend { master, writing: Mutex::new(()) }), vec![source]))
+    }
+}
+
+impl AsyncRead for MasterReader {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|fd| fd.get_ref().read(unfilled)) {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+impl Backend for PtyBackend {
+    fn write_stdin(&self, _data: Bytes) -> BoxFuture<'_, Result<(), Error>> {
+        async { Err(Error::StdinOnPty) }.boxed()
+    }
+
+    fn write_pty(&self, data: Bytes) -> BoxFuture<'_, Result<(), Error>> {
+        async move {
+            let _serial = self.writing.lock().await;
+            let mut rest = &data[..];
+            while !rest.is_empty() {
+                let mut guard = self.master.writable().await.map_err(Error::WritePty)?;
+                match guard.try_io(|fd| fd.get_ref().write(rest)) {
+                    Ok(Ok(n)) => rest = &rest[n..],
+                    Ok(Err(e)) => return Err(Error::WritePty(e)),
+                    Err(_would_block) => {}
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn close_stdin(&self) -> BoxFuture<'_, Result<(), Error>> {
+        async { Err(Error::CloseStdinOnPty) }.boxed()
+    }
+
+    fn resize(&self, size: PtySize) -> Result<(), Error> {
+        sys::set_window_size(self.master.get_ref().as_fd(), size.cols, size.rows).map_err(Error::Resize)
+    }
+}

@@ -1,0 +1,57 @@
+//! Connect, gRPC and gRPC-Web adapters. One set of handlers serves all
+//! three protocols: connectrpc-axum routes Connect requests, and its tonic
+//! bridge serves `application/grpc*` through the same handlers.
+
+pub mod context;
+pub mod grpc_timeout;
+mod process;
+mod stream;
+
+use axum::Router;
+use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
+use envd_proto::process::process_connect::ProcessServiceTonicCompatibleBuilder;
+use tonic::service::Routes;
+use tower::ServiceBuilder;
+
+use crate::state::AppState;
+
+/// Every RPC service on every protocol, with `http` (the plain endpoints)
+/// served beside them: `application/grpc*` requests go to tonic (with
+/// gRPC-Web translation and `grpc-timeout`), everything else to axum.
+pub fn service(state: &AppState, http: Router) -> Router {
+    let (process_router, process_grpc) = ProcessServiceTonicCompatibleBuilder::new()
+        .list(process::list)
+        .connect(process::connect)
+        .start(process::start)
+        .update(process::update)
+        .send_input(process::send_input)
+        .stream_input(process::stream_input)
+        .send_signal(process::send_signal)
+        .close_stdin(process::close_stdin)
+        .with_state(state.clone())
+        .build();
+
+    let connect = MakeServiceBuilder::new()
+        .add_router(process_router)
+        .add_axum_router_raw(http)
+        .build();
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the checked-in descriptor set is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the checked-in descriptor set is valid");
+    let routes = Routes::new(process_grpc)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let grpc = ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(grpc_timeout::GrpcTimeoutLayer)
+        .layer(FromRequestPartsLayer::new())
+        .service(routes.prepare());
+
+    Router::new().fallback_service(ContentTypeSwitch::new(grpc, connect))
+}

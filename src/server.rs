@@ -1,0 +1,62 @@
+//! The listener: HTTP/1.1 and h2c on one socket, TCP_NODELAY on every
+//! connection, no read or write timeouts (streams live for hours), and an
+//! idle keep-alive timeout longer than any upstream proxy's.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// How long graceful shutdown waits for open connections.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Serves `service` on `listener` until `shutdown`, then drains connections.
+pub async fn serve<S>(listener: TcpListener, service: S, idle_timeout: Duration, shutdown: CancellationToken)
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header-read timer also runs while a kept-alive connection waits
+    // for its next request, which makes it the idle timeout.
+    builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(idle_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "TCP_NODELAY failed");
+        }
+        let service = service.clone().map_request(|req: Request<Incoming>| req.map(Body::new));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown()).await.is_err() {
+        tracing::info!("connections still open after {DRAIN_LIMIT:?}; closing them");
+    }
+}

@@ -1,0 +1,17 @@
+//! Shared handles every adapter needs. No logic and no spawning here.
+
+use std::sync::Arc;
+
+use crate::config::{Config, RuntimeDefaults};
+use crate::process::ProcessManager;
+
+/// What request handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Startup configuration.
+    pub config: Arc<Config>,
+    /// Settings `/init` may change.
+    pub defaults: Arc<RuntimeDefaults>,
+    /// Every process envd started.
+    pub processes: Arc<ProcessManager>,
+}

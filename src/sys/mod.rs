@@ -1,0 +1,15 @@
+//! The only module allowed `unsafe`. Each function here is a safe wrapper
+//! around one OS facility, and each `unsafe` block states why it is sound.
+#![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
+
+mod pty;
+mod spawn;
+
+pub use pty::{Pty, async_master, open_pty, set_window_size};
+pub use spawn::{ChildCredentials, install_child_setup};
+
+/// Makes envd the reaper of orphaned descendants when it is not PID 1, so
+/// zombies are collected either way.
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
