@@ -41,7 +41,14 @@ fn cors() -> CorsLayer {
     .map(HeaderName::from_static);
     CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::HEAD, Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::HEAD,
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers(expose)
         .max_age(Duration::from_secs(7200))
@@ -55,7 +62,11 @@ pub fn router(state: &AppState) -> Router {
 }
 
 /// Runs envd on `listener` until `shutdown` is cancelled.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     if std::process::id() != 1 {
         if let Err(e) = sys::become_subreaper() {
             tracing::warn!(error = %e, "cannot become child subreaper; orphans will not be reaped");
@@ -95,7 +106,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         start_initial_process(&state, line);
     }
 
-    server::serve(listener, router(&state), config.idle_timeout, shutdown.clone()).await;
+    server::serve(
+        listener,
+        router(&state),
+        config.idle_timeout,
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     tasks.close();
     // Processes outlive envd's shutdown on purpose; only wait briefly for
@@ -106,22 +123,24 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 
 /// `--cmd`: runs the line with `/bin/bash -l -c` as root, tag `startCmd`.
 fn start_initial_process(state: &AppState, line: &str) {
-    let result = identity::lookup("root").map_err(crate::error::Error::from).and_then(|root| {
-        let config = ProcessConfig {
-            cmd: "/bin/bash".to_owned(),
-            args: vec!["-l".to_owned(), "-c".to_owned(), line.to_owned()],
-            ..ProcessConfig::default()
-        };
-        let spec = StartSpec::resolve(
-            config,
-            Some("startCmd".to_owned()),
-            Mode::Pipe { stdin: true },
-            root,
-            &state.defaults.snapshot(),
-            None,
-        )?;
-        Ok(state.processes.start(spec)?)
-    });
+    let result = identity::lookup("root")
+        .map_err(crate::error::Error::from)
+        .and_then(|root| {
+            let config = ProcessConfig {
+                cmd: "/bin/bash".to_owned(),
+                args: vec!["-l".to_owned(), "-c".to_owned(), line.to_owned()],
+                ..ProcessConfig::default()
+            };
+            let spec = StartSpec::resolve(
+                config,
+                Some("startCmd".to_owned()),
+                Mode::Pipe { stdin: true },
+                root,
+                &state.defaults.snapshot(),
+                None,
+            )?;
+            Ok(state.processes.start(spec)?)
+        });
     match result {
         Ok(started) => tracing::info!(pid = started.pid, "started --cmd process"),
         Err(e) => tracing::error!(error = %e, "cannot start --cmd process"),

@@ -146,7 +146,11 @@ impl Invocation {
                 "addr" => {
                     let v = value("addr")?;
                     config.listen = v.parse().map_err(|e: std::net::AddrParseError| {
-                        ConfigError::InvalidValue { flag: name.clone(), value: v.clone(), reason: e.to_string() }
+                        ConfigError::InvalidValue {
+                            flag: name.clone(),
+                            value: v.clone(),
+                            reason: e.to_string(),
+                        }
                     })?;
                 }
                 "cmd" => {
@@ -181,19 +185,29 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Self { user: "root".to_owned(), workdir: None, env_vars: BTreeMap::new() }
+        Self {
+            user: "root".to_owned(),
+            workdir: None,
+            env_vars: BTreeMap::new(),
+        }
     }
 }
 
 impl RuntimeDefaults {
     /// The current values.
     pub fn snapshot(&self) -> Defaults {
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Applies `f` to the stored values under the write lock.
     pub fn update(&self, f: impl FnOnce(&mut Defaults)) {
-        f(&mut self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 }
 
@@ -234,7 +248,10 @@ mod tests {
             Invocation::parse(["--isnotfc"]),
             Err(ConfigError::UnknownFlag("--isnotfc".into()))
         );
-        assert!(matches!(Invocation::parse(["-port"]), Err(ConfigError::MissingValue(_))));
+        assert!(matches!(
+            Invocation::parse(["-port"]),
+            Err(ConfigError::MissingValue(_))
+        ));
         assert!(matches!(
             Invocation::parse(["-port", "x"]),
             Err(ConfigError::InvalidValue { .. })

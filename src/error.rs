@@ -135,15 +135,22 @@ pub struct HttpErrorBody {
 
 /// Builds the JSON error response for `status` and `message`.
 pub fn http_error(status: StatusCode, message: String) -> Response {
-    let mut response =
-        (status, axum::Json(HttpErrorBody { code: status.as_u16(), message })).into_response();
+    let mut response = (
+        status,
+        axum::Json(HttpErrorBody {
+            code: status.as_u16(),
+            message,
+        }),
+    )
+        .into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    response
-        .headers_mut()
-        .insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
+    response.headers_mut().insert(
+        "x-content-type-options",
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

@@ -20,15 +20,27 @@ use tower::ServiceExt;
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Serves `service` on `listener` until `shutdown`, then drains connections.
-pub async fn serve<S>(listener: TcpListener, service: S, idle_timeout: Duration, shutdown: CancellationToken)
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    idle_timeout: Duration,
+    shutdown: CancellationToken,
+) where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's header-read timer also runs while a kept-alive connection waits
     // for its next request, which makes it the idle timeout.
-    builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(idle_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(idle_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {
@@ -46,8 +58,13 @@ where
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, %peer, "TCP_NODELAY failed");
         }
-        let service = service.clone().map_request(|req: Request<Incoming>| req.map(Body::new));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+        let service = service
+            .clone()
+            .map_request(|req: Request<Incoming>| req.map(Body::new));
+        let connection = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service),
+        );
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -56,7 +73,10 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::info!("connections still open after {DRAIN_LIMIT:?}; closing them");
     }
 }

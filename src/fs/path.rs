@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn relative_is_under_home_not_workdir() {
-        assert_eq!(r("a/../b/./c", Some("/srv")).unwrap(), PathBuf::from("/home/user/b/c"));
+        assert_eq!(
+            r("a/../b/./c", Some("/srv")).unwrap(),
+            PathBuf::from("/home/user/b/c")
+        );
         assert_eq!(r("../../..", None).unwrap(), PathBuf::from("/"));
     }
 

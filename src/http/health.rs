@@ -12,5 +12,8 @@ struct Health {
 }
 
 pub(super) async fn get() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], Json(Health { version: VERSION }))
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Health { version: VERSION }),
+    )
 }

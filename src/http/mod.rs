@@ -9,5 +9,7 @@ use crate::state::AppState;
 
 /// Every plain-HTTP route.
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/health", get(health::get)).with_state(state)
+    Router::new()
+        .route("/health", get(health::get))
+        .with_state(state)
 }

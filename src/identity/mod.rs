@@ -41,23 +41,38 @@ pub enum Error {
 
 /// Looks up `name` in passwd, with its supplementary groups.
 pub fn lookup(name: &str) -> Result<User, Error> {
-    let lookup_err = |source| Error::Lookup { name: name.to_owned(), source };
+    let lookup_err = |source| Error::Lookup {
+        name: name.to_owned(),
+        source,
+    };
     let pw = PwUser::from_name(name)
         .map_err(lookup_err)?
         .ok_or_else(|| Error::UnknownUser(name.to_owned()))?;
     let cname = CString::new(name).map_err(|_| Error::UnknownUser(name.to_owned()))?;
     let groups = nix::unistd::getgrouplist(&cname, pw.gid).map_err(lookup_err)?;
-    Ok(User { name: pw.name, uid: pw.uid, gid: pw.gid, home: pw.dir, groups })
+    Ok(User {
+        name: pw.name,
+        uid: pw.uid,
+        gid: pw.gid,
+        home: pw.dir,
+        groups,
+    })
 }
 
 /// Name of `uid`, or its number when passwd has none.
 pub fn user_name(uid: Uid) -> String {
-    PwUser::from_uid(uid).ok().flatten().map_or_else(|| uid.to_string(), |u| u.name)
+    PwUser::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 /// Name of `gid`, or its number when the group database has none.
 pub fn group_name(gid: Gid) -> String {
-    Group::from_gid(gid).ok().flatten().map_or_else(|| gid.to_string(), |g| g.name)
+    Group::from_gid(gid)
+        .ok()
+        .flatten()
+        .map_or_else(|| gid.to_string(), |g| g.name)
 }
 
 #[cfg(test)]
@@ -74,6 +89,9 @@ mod tests {
 
     #[test]
     fn unknown_user_is_typed() {
-        assert!(matches!(lookup("no-such-user-xyz"), Err(Error::UnknownUser(_))));
+        assert!(matches!(
+            lookup("no-such-user-xyz"),
+            Err(Error::UnknownUser(_))
+        ));
     }
 }

@@ -22,14 +22,24 @@ impl End {
         match status {
             WaitStatus::Exited(_, code) => {
                 let status = format!("exit status {code}");
-                Self { exit_code: code, exited: true, error: (code != 0).then(|| status.clone()), status }
+                Self {
+                    exit_code: code,
+                    exited: true,
+                    error: (code != 0).then(|| status.clone()),
+                    status,
+                }
             }
             WaitStatus::Signaled(_, signal, core) => {
                 let mut status = format!("signal: {}", signal_name(signal as i32));
                 if core {
                     status.push_str(" (core dumped)");
                 }
-                Self { exit_code: -1, exited: false, error: Some(status.clone()), status }
+                Self {
+                    exit_code: -1,
+                    exited: false,
+                    error: Some(status.clone()),
+                    status,
+                }
             }
             other => Self::wait_failed(&format!("unexpected wait status {other:?}")),
         }
@@ -37,7 +47,12 @@ impl End {
 
     /// The end event when the exit status could not be collected.
     pub fn wait_failed(reason: &str) -> Self {
-        Self { exit_code: -1, exited: false, status: String::new(), error: Some(reason.to_owned()) }
+        Self {
+            exit_code: -1,
+            exited: false,
+            status: String::new(),
+            error: Some(reason.to_owned()),
+        }
     }
 }
 
@@ -90,11 +105,17 @@ mod tests {
     fn go_wording() {
         let pid = Pid::from_raw(1);
         let ok = End::from_wait(WaitStatus::Exited(pid, 0));
-        assert_eq!((ok.exit_code, ok.exited, ok.status.as_str(), ok.error), (0, true, "exit status 0", None));
+        assert_eq!(
+            (ok.exit_code, ok.exited, ok.status.as_str(), ok.error),
+            (0, true, "exit status 0", None)
+        );
         let bad = End::from_wait(WaitStatus::Exited(pid, 3));
         assert_eq!(bad.error.as_deref(), Some("exit status 3"));
         let killed = End::from_wait(WaitStatus::Signaled(pid, Signal::SIGKILL, false));
-        assert_eq!((killed.exit_code, killed.exited, killed.status.as_str()), (-1, false, "signal: killed"));
+        assert_eq!(
+            (killed.exit_code, killed.exited, killed.status.as_str()),
+            (-1, false, "signal: killed")
+        );
         let segv = End::from_wait(WaitStatus::Signaled(pid, Signal::SIGSEGV, true));
         assert_eq!(segv.status, "signal: segmentation fault (core dumped)");
         let term = End::from_wait(WaitStatus::Signaled(pid, Signal::SIGTERM, false));

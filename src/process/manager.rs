@@ -73,10 +73,16 @@ struct Table {
 impl Table {
     fn find(&self, selector: &Selector) -> Option<Arc<Process>> {
         let by_tag = |map: &HashMap<u32, Arc<Process>>, tag: &str| {
-            map.values().find(|p| p.info.tag.as_deref() == Some(tag)).cloned()
+            map.values()
+                .find(|p| p.info.tag.as_deref() == Some(tag))
+                .cloned()
         };
         match selector {
-            Selector::Pid(pid) => self.live.get(pid).or_else(|| self.retained.get(pid)).cloned(),
+            Selector::Pid(pid) => self
+                .live
+                .get(pid)
+                .or_else(|| self.retained.get(pid))
+                .cloned(),
             Selector::Tag(tag) => by_tag(&self.live, tag).or_else(|| by_tag(&self.retained, tag)),
         }
     }
@@ -84,9 +90,11 @@ impl Table {
     fn find_live(&self, selector: &Selector) -> Result<Arc<Process>, Error> {
         let found = match selector {
             Selector::Pid(pid) => self.live.get(pid).cloned(),
-            Selector::Tag(tag) => {
-                self.live.values().find(|p| p.info.tag.as_deref() == Some(tag.as_str())).cloned()
-            }
+            Selector::Tag(tag) => self
+                .live
+                .values()
+                .find(|p| p.info.tag.as_deref() == Some(tag.as_str()))
+                .cloned(),
         };
         found.ok_or_else(|| not_found(selector))
     }
@@ -109,7 +117,9 @@ pub struct ProcessManager {
 
 impl std::fmt::Debug for ProcessManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessManager").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("ProcessManager")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -120,7 +130,12 @@ const WRAPPER: &str = "echo 100 > /proc/$$/oom_score_adj 2>/dev/null; exec \"$@\
 impl ProcessManager {
     /// A manager whose per-process tasks run on `tasks`.
     pub fn new(reaper: Arc<Reaper>, tasks: TaskTracker, settings: Settings) -> Self {
-        Self { reaper, tasks, settings, table: Mutex::new(Table::default()) }
+        Self {
+            reaper,
+            tasks,
+            settings,
+            table: Mutex::new(Table::default()),
+        }
     }
 
     fn table(&self) -> MutexGuard<'_, Table> {
@@ -145,7 +160,11 @@ impl ProcessManager {
             Mode::Pty(size) => Box::new(PtyWiring::new(size)),
         };
         wiring.prepare(&mut command).map_err(Error::Io)?;
-        let creds = ChildCredentials { uid: spec.user.uid, gid: spec.user.gid, groups: spec.user.groups.clone() };
+        let creds = ChildCredentials {
+            uid: spec.user.uid,
+            gid: spec.user.gid,
+            groups: spec.user.groups.clone(),
+        };
         sys::install_child_setup(&mut command, creds, matches!(spec.mode, Mode::Pty(_)));
 
         let (mut child, exit) = self.reaper.spawn(&mut command).map_err(Error::Spawn)?;
@@ -163,16 +182,25 @@ impl ProcessManager {
             }
         };
         let process = Arc::new(Process {
-            info: ProcessInfo { pid, tag: spec.tag.clone(), config: spec.config.clone() },
+            info: ProcessInfo {
+                pid,
+                tag: spec.tag.clone(),
+                config: spec.config.clone(),
+            },
             backend,
             bus: Bus::new(self.settings.stall_limit),
         });
-        let events = process.bus.subscribe().map_err(|_| Error::Io(std::io::Error::other("bus ended early")))?;
+        let events = process
+            .bus
+            .subscribe()
+            .map_err(|_| Error::Io(std::io::Error::other("bus ended early")))?;
         {
             let mut table = self.table();
             table.retained.remove(&pid);
             if let Some(tag) = &spec.tag {
-                table.retained.retain(|_, p| p.info.tag.as_ref() != Some(tag));
+                table
+                    .retained
+                    .retain(|_, p| p.info.tag.as_ref() != Some(tag));
             }
             table.live.insert(pid, process.clone());
         }
@@ -187,7 +215,8 @@ impl ProcessManager {
             timeout = ?spec.timeout,
             "process.Start"
         );
-        self.tasks.spawn(self.clone().supervise(process, sources, exit));
+        self.tasks
+            .spawn(self.clone().supervise(process, sources, exit));
         if let Some(timeout) = spec.timeout {
             let reaper = self.reaper.clone();
             self.tasks.spawn(async move {
@@ -218,7 +247,10 @@ impl ProcessManager {
         };
         let pumps = futures::future::join_all(pumps);
         tokio::pin!(pumps);
-        if tokio::time::timeout(self.settings.drain_grace, &mut pumps).await.is_err() {
+        if tokio::time::timeout(self.settings.drain_grace, &mut pumps)
+            .await
+            .is_err()
+        {
             // Something else (a background grandchild) still holds the
             // pipes; take what is already readable and stop.
             stop.cancel();
@@ -227,7 +259,11 @@ impl ProcessManager {
         let pid = process.info.pid;
         {
             let mut table = self.table();
-            if table.live.get(&pid).is_some_and(|p| Arc::ptr_eq(p, &process)) {
+            if table
+                .live
+                .get(&pid)
+                .is_some_and(|p| Arc::ptr_eq(p, &process))
+            {
                 table.live.remove(&pid);
             }
             table.retained.insert(pid, process.clone());
@@ -235,7 +271,11 @@ impl ProcessManager {
         process.bus.finish(end).await;
         tokio::time::sleep(self.settings.exit_retention).await;
         let mut table = self.table();
-        if table.retained.get(&pid).is_some_and(|p| Arc::ptr_eq(p, &process)) {
+        if table
+            .retained
+            .get(&pid)
+            .is_some_and(|p| Arc::ptr_eq(p, &process))
+        {
             table.retained.remove(&pid);
         }
     }
@@ -243,7 +283,10 @@ impl ProcessManager {
     /// Subscribes to a process's events from now on. For a process that has
     /// exited but is retained, returns its pid and stored end instead.
     pub fn connect(&self, selector: &Selector) -> Result<(u32, Result<Subscription, End>), Error> {
-        let process = self.table().find(selector).ok_or_else(|| not_found(selector))?;
+        let process = self
+            .table()
+            .find(selector)
+            .ok_or_else(|| not_found(selector))?;
         Ok((process.info.pid, process.bus.subscribe()))
     }
 
@@ -310,7 +353,12 @@ async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken
         };
         match read {
             Ok(0) => return,
-            Ok(_) => process.bus.publish((source.label)(buf.split().freeze())).await,
+            Ok(_) => {
+                process
+                    .bus
+                    .publish((source.label)(buf.split().freeze()))
+                    .await
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 tracing::debug!(pid = process.info.pid, error = %e, "output read failed");
@@ -322,9 +370,17 @@ async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken
     loop {
         buf.clear();
         buf.reserve(source.chunk);
-        let read = source.reader.read_buf(&mut (&mut buf).limit(source.chunk)).now_or_never();
+        let read = source
+            .reader
+            .read_buf(&mut (&mut buf).limit(source.chunk))
+            .now_or_never();
         match read {
-            Some(Ok(n)) if n > 0 => process.bus.publish((source.label)(buf.split().freeze())).await,
+            Some(Ok(n)) if n > 0 => {
+                process
+                    .bus
+                    .publish((source.label)(buf.split().freeze()))
+                    .await
+            }
             _ => return,
         }
     }

@@ -108,7 +108,10 @@ impl Subscription {
 
 impl Bus {
     pub(super) fn new(stall_limit: Duration) -> Self {
-        Self { state: Mutex::new(State::default()), stall_limit }
+        Self {
+            state: Mutex::new(State::default()),
+            stall_limit,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -126,8 +129,17 @@ impl Bus {
         let fell_behind = Arc::new(AtomicBool::new(false));
         let id = state.next_id;
         state.next_id += 1;
-        state.subscribers.push(Subscriber { id, tx, fell_behind: fell_behind.clone() });
-        Ok(Subscription { rx, fell_behind, stall_limit: self.stall_limit, done: false })
+        state.subscribers.push(Subscriber {
+            id,
+            tx,
+            fell_behind: fell_behind.clone(),
+        });
+        Ok(Subscription {
+            rx,
+            fell_behind,
+            stall_limit: self.stall_limit,
+            done: false,
+        })
     }
 
     /// Delivers output to every current subscriber.
@@ -155,7 +167,11 @@ impl Bus {
         self.deliver(targets, Event::End(end)).await;
     }
 
-    async fn deliver(&self, targets: Vec<(u64, mpsc::Sender<Event>, Arc<AtomicBool>)>, event: Event) {
+    async fn deliver(
+        &self,
+        targets: Vec<(u64, mpsc::Sender<Event>, Arc<AtomicBool>)>,
+        event: Event,
+    ) {
         for (id, tx, fell_behind) in targets {
             let sent = match tx.try_send(event.clone()) {
                 Ok(()) => continue,
@@ -183,16 +199,25 @@ mod tests {
     use super::*;
 
     fn end() -> End {
-        End { exit_code: 0, exited: true, status: "exit status 0".into(), error: None }
+        End {
+            exit_code: 0,
+            exited: true,
+            status: "exit status 0".into(),
+            error: None,
+        }
     }
 
     #[tokio::test]
     async fn subscriber_sees_data_then_end_and_late_subscriber_sees_stored_end() {
         let bus = Bus::new(Duration::from_secs(1));
         let mut sub = bus.subscribe().unwrap();
-        bus.publish(Output::Stdout(Bytes::from_static(b"hi\n"))).await;
+        bus.publish(Output::Stdout(Bytes::from_static(b"hi\n")))
+            .await;
         bus.finish(end()).await;
-        assert_eq!(sub.next().await, Some(Ok(Event::Data(Output::Stdout(Bytes::from_static(b"hi\n"))))));
+        assert_eq!(
+            sub.next().await,
+            Some(Ok(Event::Data(Output::Stdout(Bytes::from_static(b"hi\n")))))
+        );
         assert_eq!(sub.next().await, Some(Ok(Event::End(end()))));
         assert_eq!(sub.next().await, None);
         assert_eq!(bus.subscribe().unwrap_err(), end());

@@ -30,7 +30,11 @@ struct PipeBackend {
 impl Wiring for PipeWiring {
     fn prepare(&mut self, command: &mut Command) -> io::Result<()> {
         command
-            .stdin(if self.stdin { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Ok(())
@@ -42,8 +46,14 @@ impl Wiring for PipeWiring {
             .take()
             .map(|s| pipe::Sender::from_owned_fd(OwnedFd::from(s)))
             .transpose()?;
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("stdout not piped"))?;
-        let stderr = child.stderr.take().ok_or_else(|| io::Error::other("stderr not piped"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("stdout not piped"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| io::Error::other("stderr not piped"))?;
         let sources = vec![
             Source {
                 reader: Box::new(pipe::Receiver::from_owned_fd(OwnedFd::from(stdout))?),
@@ -56,7 +66,12 @@ impl Wiring for PipeWiring {
                 chunk: CHUNK,
             },
         ];
-        Ok((Box::new(PipeBackend { stdin: Mutex::new(stdin) }), sources))
+        Ok((
+            Box::new(PipeBackend {
+                stdin: Mutex::new(stdin),
+            }),
+            sources,
+        ))
     }
 }
 

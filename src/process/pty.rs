@@ -56,15 +56,31 @@ impl Wiring for PtyWiring {
     }
 
     fn attach(self: Box<Self>, _child: &mut Child) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
-        let master = self.master.ok_or_else(|| io::Error::other("pty not prepared"))?;
+        let master = self
+            .master
+            .ok_or_else(|| io::Error::other("pty not prepared"))?;
         let master = Arc::new(sys::async_master(master)?);
-        let source = Source { reader: Box::new(MasterReader(master.clone())), label: Output::Pty, chunk: CHUNK };
-        Ok((Box::new(PtyBackend { master, writing: Mutex::new(()) }), vec![source]))
+        let source = Source {
+            reader: Box::new(MasterReader(master.clone())),
+            label: Output::Pty,
+            chunk: CHUNK,
+        };
+        Ok((
+            Box::new(PtyBackend {
+                master,
+                writing: Mutex::new(()),
+            }),
+            vec![source],
+        ))
     }
 }
 
 impl AsyncRead for MasterReader {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
@@ -108,6 +124,7 @@ impl Backend for PtyBackend {
     }
 
     fn resize(&self, size: PtySize) -> Result<(), Error> {
-        sys::set_window_size(self.master.get_ref().as_fd(), size.cols, size.rows).map_err(Error::Resize)
+        sys::set_window_size(self.master.get_ref().as_fd(), size.cols, size.rows)
+            .map_err(Error::Resize)
     }
 }

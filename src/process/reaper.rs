@@ -29,7 +29,10 @@ impl Reaper {
     }
 
     /// Spawns `command` and returns the child with a receiver for its status.
-    pub fn spawn(&self, command: &mut Command) -> io::Result<(Child, oneshot::Receiver<WaitStatus>)> {
+    pub fn spawn(
+        &self,
+        command: &mut Command,
+    ) -> io::Result<(Child, oneshot::Receiver<WaitStatus>)> {
         let mut waiting = self.lock();
         let child = command.spawn()?;
         let (tx, rx) = oneshot::channel();
@@ -42,7 +45,9 @@ impl Reaper {
     /// the process was still there.
     pub fn signal(&self, pid: u32, signal: Signal) -> nix::Result<bool> {
         let waiting = self.lock();
-        let Ok(raw) = i32::try_from(pid) else { return Ok(false) };
+        let Ok(raw) = i32::try_from(pid) else {
+            return Ok(false);
+        };
         if !waiting.contains_key(&raw) {
             return Ok(false);
         }

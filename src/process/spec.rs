@@ -45,7 +45,10 @@ impl PtySize {
                 .flatten()
                 .ok_or(Error::InvalidPtySize { cols, rows })
         };
-        Ok(Self { cols: check(cols)?, rows: check(rows)? })
+        Ok(Self {
+            cols: check(cols)?,
+            rows: check(rows)?,
+        })
     }
 }
 
@@ -105,9 +108,22 @@ impl StartSpec {
         env.insert("HOME".to_owned(), user.home.to_string_lossy().into_owned());
         env.insert("USER".to_owned(), user.name.clone());
         env.insert("LOGNAME".to_owned(), user.name.clone());
-        env.extend(defaults.env_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(
+            defaults
+                .env_vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         env.extend(config.envs.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Ok(Self { config, tag, mode, user, cwd, env, timeout })
+        Ok(Self {
+            config,
+            tag,
+            mode,
+            user,
+            cwd,
+            env,
+            timeout,
+        })
     }
 }
 
@@ -119,8 +135,14 @@ mod tests {
     fn pty_size_bounds() {
         assert!(PtySize::new(80, 24).is_ok());
         assert!(PtySize::new(4096, 4096).is_ok());
-        assert!(matches!(PtySize::new(0, 24), Err(Error::InvalidPtySize { .. })));
-        assert!(matches!(PtySize::new(80, 4097), Err(Error::InvalidPtySize { .. })));
+        assert!(matches!(
+            PtySize::new(0, 24),
+            Err(Error::InvalidPtySize { .. })
+        ));
+        assert!(matches!(
+            PtySize::new(80, 4097),
+            Err(Error::InvalidPtySize { .. })
+        ));
     }
 
     #[test]
@@ -134,7 +156,15 @@ mod tests {
             envs: HashMap::from([("B".into(), "request".into()), ("HOME".into(), "/x".into())]),
             ..Default::default()
         };
-        let spec = StartSpec::resolve(config, None, Mode::Pipe { stdin: false }, user, &defaults, None).unwrap();
+        let spec = StartSpec::resolve(
+            config,
+            None,
+            Mode::Pipe { stdin: false },
+            user,
+            &defaults,
+            None,
+        )
+        .unwrap();
         assert_eq!(spec.cwd, PathBuf::from("/root"));
         assert_eq!(spec.env["A"], "default");
         assert_eq!(spec.env["B"], "request");

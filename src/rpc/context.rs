@@ -36,15 +36,20 @@ fn basic_user(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| RequestError::BadAuthorization("not ASCII"))?;
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let value = value
+        .to_str()
+        .map_err(|_| RequestError::BadAuthorization("not ASCII"))?;
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return Err(RequestError::BadAuthorization("expected Basic credentials"));
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| RequestError::BadAuthorization("credentials are not base64"))?;
-    let decoded =
-        String::from_utf8(decoded).map_err(|_| RequestError::BadAuthorization("credentials are not UTF-8"))?;
+    let decoded = String::from_utf8(decoded)
+        .map_err(|_| RequestError::BadAuthorization("credentials are not UTF-8"))?;
     let name = decoded.split_once(':').map_or(decoded.as_str(), |(u, _)| u);
     Ok(Some(name.to_owned()))
 }
@@ -52,7 +57,10 @@ fn basic_user(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
 impl FromRequestParts<AppState> for RequestUser {
     type Rejection = ConnectError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let name = match basic_user(&parts.headers).map_err(Error::from)? {
             Some(name) => name,
             None => state.defaults.snapshot().user,
@@ -64,11 +72,17 @@ impl FromRequestParts<AppState> for RequestUser {
 impl FromRequestParts<AppState> for Keepalive {
     type Rejection = ConnectError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let seconds = header(&parts.headers, "keepalive-ping-interval")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|&s| s > 0);
-        Ok(Self(seconds.map_or(state.config.default_keepalive, Duration::from_secs)))
+        Ok(Self(seconds.map_or(
+            state.config.default_keepalive,
+            Duration::from_secs,
+        )))
     }
 }
 
@@ -78,13 +92,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Deadline {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         if let Some(value) = header(&parts.headers, "connect-timeout-ms") {
             let ms = value.trim().parse::<u64>().map_err(|_| {
-                Error::from(RequestError::BadHeader { header: "Connect-Timeout-Ms", value: value.to_owned() })
+                Error::from(RequestError::BadHeader {
+                    header: "Connect-Timeout-Ms",
+                    value: value.to_owned(),
+                })
             })?;
             return Ok(Self((ms > 0).then(|| Duration::from_millis(ms))));
         }
         if let Some(value) = header(&parts.headers, "grpc-timeout") {
             let timeout = parse_grpc_timeout(value).ok_or_else(|| {
-                Error::from(RequestError::BadHeader { header: "grpc-timeout", value: value.to_owned() })
+                Error::from(RequestError::BadHeader {
+                    header: "grpc-timeout",
+                    value: value.to_owned(),
+                })
             })?;
             return Ok(Self(Some(timeout)));
         }

@@ -59,13 +59,19 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let timeout: Option<Duration> =
-            req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
+        let timeout: Option<Duration> = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout);
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let Some(timeout) = timeout else {
-                return Ok(inner.call(req).await?.map(|body| DeadlineBody::new(body, None)));
+                return Ok(inner
+                    .call(req)
+                    .await?
+                    .map(|body| DeadlineBody::new(body, None)));
             };
             let deadline = Instant::now() + timeout;
             match tokio::time::timeout_at(deadline, inner.call(req)).await {
@@ -97,11 +103,19 @@ pin_project! {
 
 impl<B> DeadlineBody<B> {
     fn new(inner: B, deadline: Option<Instant>) -> Self {
-        Self { inner: Some(inner), sleep: deadline.map(sleep_until), done: false }
+        Self {
+            inner: Some(inner),
+            sleep: deadline.map(sleep_until),
+            done: false,
+        }
     }
 
     fn expired() -> Self {
-        Self { inner: None, sleep: None, done: true }
+        Self {
+            inner: None,
+            sleep: None,
+            done: true,
+        }
     }
 }
 
@@ -112,7 +126,10 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let mut this = self.project();
         if *this.done {
             return Poll::Ready(None);
@@ -140,6 +157,8 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.as_ref().map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }

@@ -12,7 +12,8 @@ use crate::process::{Input, Mode, ProcessConfig, PtySize, Selector, Signal, Star
 use crate::state::AppState;
 
 type Rpc<T> = Result<ConnectResponse<T>, ConnectError>;
-type EventStream<T> = StreamBody<std::pin::Pin<Box<dyn Stream<Item = Result<T, ConnectError>> + Send>>>;
+type EventStream<T> =
+    StreamBody<std::pin::Pin<Box<dyn Stream<Item = Result<T, ConnectError>> + Send>>>;
 
 fn selector(selector: Option<pb::ProcessSelector>) -> Result<Selector, Error> {
     match selector.and_then(|s| s.selector) {
@@ -28,20 +29,37 @@ fn pty_size(pty: &pb::Pty) -> Result<PtySize, Error> {
 }
 
 fn config_from_pb(c: pb::ProcessConfig) -> ProcessConfig {
-    ProcessConfig { cmd: c.cmd, args: c.args, envs: c.envs, cwd: c.cwd }
+    ProcessConfig {
+        cmd: c.cmd,
+        args: c.args,
+        envs: c.envs,
+        cwd: c.cwd,
+    }
 }
 
 fn config_to_pb(c: ProcessConfig) -> pb::ProcessConfig {
-    pb::ProcessConfig { cmd: c.cmd, args: c.args, envs: c.envs, cwd: c.cwd }
+    pb::ProcessConfig {
+        cmd: c.cmd,
+        args: c.args,
+        envs: c.envs,
+        cwd: c.cwd,
+    }
 }
 
 /// `List`: every live process.
-pub(super) async fn list(State(state): State<AppState>, ConnectRequest(_): ConnectRequest<pb::ListRequest>) -> Rpc<pb::ListResponse> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ConnectRequest(_): ConnectRequest<pb::ListRequest>,
+) -> Rpc<pb::ListResponse> {
     let processes = state
         .processes
         .list()
         .into_iter()
-        .map(|p| pb::ProcessInfo { config: Some(config_to_pb(p.config)), pid: p.pid, tag: p.tag })
+        .map(|p| pb::ProcessInfo {
+            config: Some(config_to_pb(p.config)),
+            pid: p.pid,
+            tag: p.tag,
+        })
         .collect();
     Ok(ConnectResponse::new(pb::ListResponse { processes }))
 }
@@ -57,12 +75,17 @@ pub(super) async fn start(
     let config = config_from_pb(req.process.unwrap_or_default());
     let mode = match &req.pty {
         Some(pty) => Mode::Pty(pty_size(pty)?),
-        None => Mode::Pipe { stdin: req.stdin.unwrap_or(true) },
+        None => Mode::Pipe {
+            stdin: req.stdin.unwrap_or(true),
+        },
     };
     let defaults = state.defaults.snapshot();
-    let spec = StartSpec::resolve(config, req.tag, mode, user, &defaults, deadline).map_err(Error::from)?;
+    let spec = StartSpec::resolve(config, req.tag, mode, user, &defaults, deadline)
+        .map_err(Error::from)?;
     let started = state.processes.start(spec).map_err(Error::from)?;
-    let events = process_events(started.pid, Ok(started.events), keepalive, |e| pb::StartResponse { event: Some(e) });
+    let events = process_events(started.pid, Ok(started.events), keepalive, |e| {
+        pb::StartResponse { event: Some(e) }
+    });
     Ok(ConnectResponse::new(StreamBody::new(events.boxed())))
 }
 
@@ -73,8 +96,13 @@ pub(super) async fn connect(
     Keepalive(keepalive): Keepalive,
     ConnectRequest(req): ConnectRequest<pb::ConnectRequest>,
 ) -> Rpc<EventStream<pb::ConnectResponse>> {
-    let (pid, events) = state.processes.connect(&selector(req.process)?).map_err(Error::from)?;
-    let events = process_events(pid, events, keepalive, |e| pb::ConnectResponse { event: Some(e) });
+    let (pid, events) = state
+        .processes
+        .connect(&selector(req.process)?)
+        .map_err(Error::from)?;
+    let events = process_events(pid, events, keepalive, |e| pb::ConnectResponse {
+        event: Some(e),
+    });
     Ok(ConnectResponse::new(StreamBody::new(events.boxed())))
 }
 
@@ -86,7 +114,10 @@ pub(super) async fn update(
 ) -> Rpc<pb::UpdateResponse> {
     let selector = selector(req.process)?;
     if let Some(pty) = &req.pty {
-        state.processes.resize(&selector, pty_size(pty)?).map_err(Error::from)?;
+        state
+            .processes
+            .resize(&selector, pty_size(pty)?)
+            .map_err(Error::from)?;
     }
     Ok(ConnectResponse::new(pb::UpdateResponse {}))
 }
@@ -106,7 +137,11 @@ pub(super) async fn send_input(
 ) -> Rpc<pb::SendInputResponse> {
     let selector = selector(req.process)?;
     let input = input(req.input).ok_or(Error::from(RequestError::Missing("input")))?;
-    state.processes.send_input(&selector, input).await.map_err(Error::from)?;
+    state
+        .processes
+        .send_input(&selector, input)
+        .await
+        .map_err(Error::from)?;
     Ok(ConnectResponse::new(pb::SendInputResponse {}))
 }
 
@@ -123,13 +158,22 @@ pub(super) async fn stream_input(
         match message.event {
             Some(Event::Start(start)) => {
                 let selector = selector(start.process)?;
-                state.processes.ensure_live(&selector).map_err(Error::from)?;
+                state
+                    .processes
+                    .ensure_live(&selector)
+                    .map_err(Error::from)?;
                 target = Some(selector);
             }
             Some(Event::Data(data)) => {
-                let selector = target.as_ref().ok_or(Error::from(RequestError::InputBeforeStart))?;
+                let selector = target
+                    .as_ref()
+                    .ok_or(Error::from(RequestError::InputBeforeStart))?;
                 let input = input(data.input).ok_or(Error::from(RequestError::Missing("input")))?;
-                state.processes.send_input(selector, input).await.map_err(Error::from)?;
+                state
+                    .processes
+                    .send_input(selector, input)
+                    .await
+                    .map_err(Error::from)?;
             }
             Some(Event::Keepalive(_)) | None => {}
         }
@@ -149,7 +193,10 @@ pub(super) async fn send_signal(
         Ok(pb::Signal::Sigkill) => Signal::Kill,
         _ => return Err(Error::from(RequestError::UnsupportedSignal(req.signal)).into()),
     };
-    state.processes.signal(&selector, signal).map_err(Error::from)?;
+    state
+        .processes
+        .signal(&selector, signal)
+        .map_err(Error::from)?;
     Ok(ConnectResponse::new(pb::SendSignalResponse {}))
 }
 
@@ -159,6 +206,10 @@ pub(super) async fn close_stdin(
     _user: RequestUser,
     ConnectRequest(req): ConnectRequest<pb::CloseStdinRequest>,
 ) -> Rpc<pb::CloseStdinResponse> {
-    state.processes.close_stdin(&selector(req.process)?).await.map_err(Error::from)?;
+    state
+        .processes
+        .close_stdin(&selector(req.process)?)
+        .await
+        .map_err(Error::from)?;
     Ok(ConnectResponse::new(pb::CloseStdinResponse {}))
 }

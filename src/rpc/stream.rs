@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use connectrpc_axum::ConnectError;
-use envd_proto::process::process_event::{self, DataEvent, EndEvent, KeepAlive, StartEvent, data_event};
 use envd_proto::process::ProcessEvent;
+use envd_proto::process::process_event::{
+    self, DataEvent, EndEvent, KeepAlive, StartEvent, data_event,
+};
 use futures::Stream;
 
 use crate::error::Error;
@@ -56,7 +58,9 @@ fn data_event(output: Output) -> ProcessEvent {
         Output::Stderr(b) => data_event::Output::Stderr(b),
         Output::Pty(b) => data_event::Output::Pty(b),
     };
-    event(process_event::Event::Data(DataEvent { output: Some(output) }))
+    event(process_event::Event::Data(DataEvent {
+        output: Some(output),
+    }))
 }
 
 fn end_event(end: End) -> ProcessEvent {

@@ -36,7 +36,12 @@ pub fn open_pty(cols: u16, rows: u16) -> nix::Result<Pty> {
 
 /// Sets the terminal size; the kernel sends SIGWINCH to the foreground group.
 pub fn set_window_size(master: BorrowedFd<'_>, cols: u16, rows: u16) -> nix::Result<()> {
-    let ws = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: `master` is a valid open fd for the duration of the borrow and
     // TIOCSWINSZ only reads the `Winsize` we pass by reference.
     unsafe { tiocswinsz(master.as_raw_fd(), &ws) }.map(drop)

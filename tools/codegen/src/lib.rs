@@ -45,7 +45,10 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
 
     // A self-contained descriptor set for gRPC server reflection.
     let status = std::process::Command::new(&protoc_for_descriptor)
-        .arg(format!("--descriptor_set_out={}", scratch.path().join("descriptor.bin").display()))
+        .arg(format!(
+            "--descriptor_set_out={}",
+            scratch.path().join("descriptor.bin").display()
+        ))
         .arg("--include_imports")
         .arg("--include_source_info")
         .arg(format!("-I{}", proto_dir.display()))
@@ -54,7 +57,9 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
         .current_dir(proto_dir)
         .status()?;
     if !status.success() {
-        return Err(std::io::Error::other("protoc failed to write the descriptor set"));
+        return Err(std::io::Error::other(
+            "protoc failed to write the descriptor set",
+        ));
     }
 
     if out_dir.exists() {

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
             .env("PROTOC", protoc)
             .status()
             .expect("re-exec envd-codegen");
-        return if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return if status.success() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     let root = envd_codegen::workspace_root();
     let out = std::env::args_os()

@@ -1,0 +1,242 @@
+//! Shared end-to-end test harness: a real envd binary on 127.0.0.1 and a
+//! small Connect client (JSON and binary) built on reqwest.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures::StreamExt;
+use serde_json::Value;
+
+/// A running envd, killed when dropped.
+pub struct Envd {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Client with no overall timeout (streams may be long).
+    pub http: reqwest::Client,
+}
+
+impl Envd {
+    /// Starts `target/.../envd --addr 127.0.0.1:0` and waits for its
+    /// "listening on" line (no sleeps: the line is printed after bind).
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Envd::start`] with extra command-line arguments.
+    pub fn start_with(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_envd"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env(
+                "ENVD_LOG",
+                std::env::var("ENVD_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn envd");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line from envd: {line:?}"))
+            .to_owned();
+        let http = reqwest::Client::builder().build().expect("client");
+        Self { child, base, http }
+    }
+
+    /// envd's pid (to inspect /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Absolute URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Unary Connect call with JSON; returns (HTTP status, body JSON).
+    pub async fn unary(&self, method: &str, body: Value) -> (u16, Value) {
+        self.unary_with(method, body, &[]).await
+    }
+
+    /// Unary Connect call with JSON and extra headers.
+    pub async fn unary_with(
+        &self,
+        method: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/{method}")))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Opens a server-streaming Connect JSON call.
+    pub async fn stream(&self, method: &str, body: Value, headers: &[(&str, &str)]) -> Frames {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/{method}")))
+            .header("content-type", "application/connect+json")
+            .body(envelope(0, body.to_string().as_bytes()));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status().as_u16(), 200, "streams answer 200");
+        Frames {
+            body: Box::pin(resp.bytes_stream()),
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Runs `Start` and collects the whole stream (messages, then the end-of-stream JSON).
+    pub async fn run(&self, start: Value) -> Collected {
+        self.stream("process.Process/Start", start, &[])
+            .await
+            .collect(Duration::from_secs(30))
+            .await
+    }
+}
+
+impl Drop for Envd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wraps `payload` in a Connect envelope.
+pub fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 5);
+    out.push(flags);
+    out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Incremental reader of Connect envelopes.
+pub struct Frames {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    buf: BytesMut,
+}
+
+/// One envelope: flags and JSON payload.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub flags: u8,
+    pub json: Value,
+}
+
+/// A finished stream.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// Message frames in order.
+    pub messages: Vec<Value>,
+    /// The end-of-stream frame's JSON (`{}` when OK).
+    pub end_stream: Value,
+}
+
+impl Collected {
+    /// Concatenated base64-decoded `field` (`stdout`, `stderr`, `pty`) of data events.
+    pub fn output(&self, field: &str) -> Vec<u8> {
+        use base64::Engine;
+        self.messages
+            .iter()
+            .filter_map(|m| m["event"]["data"][field].as_str())
+            .flat_map(|b64| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// The `end` event, if any.
+    pub fn end(&self) -> Option<&Value> {
+        self.messages.iter().find_map(|m| m["event"].get("end"))
+    }
+
+    /// Event kinds in order (`start`, `data`, `end`, `keepalive`).
+    pub fn kinds(&self) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter_map(|m| {
+                m["event"]
+                    .as_object()
+                    .and_then(|o| o.keys().next().cloned())
+            })
+            .collect()
+    }
+}
+
+impl Frames {
+    /// The next envelope, or `None` at end of body.
+    pub async fn next(&mut self) -> Option<Frame> {
+        loop {
+            if self.buf.len() >= 5 {
+                let len = u32::from_be_bytes(self.buf[1..5].try_into().unwrap()) as usize;
+                if self.buf.len() >= 5 + len {
+                    let flags = self.buf[0];
+                    self.buf.advance(5);
+                    let payload = self.buf.split_to(len);
+                    let json = serde_json::from_slice(&payload).expect("frame is JSON");
+                    return Some(Frame { flags, json });
+                }
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
+                Some(Err(e)) => panic!("stream body error: {e}"),
+                None => return None,
+            }
+        }
+    }
+
+    /// Reads to the end-of-stream frame, failing the test after `limit`.
+    pub async fn collect(mut self, limit: Duration) -> Collected {
+        tokio::time::timeout(limit, async {
+            let mut messages = Vec::new();
+            while let Some(frame) = self.next().await {
+                if frame.flags & 0x02 != 0 {
+                    return Collected {
+                        messages,
+                        end_stream: frame.json,
+                    };
+                }
+                messages.push(frame.json);
+            }
+            panic!("stream ended without an end-of-stream frame after {messages:?}");
+        })
+        .await
+        .expect("stream did not finish in time")
+    }
+}
+
+/// `{"process":{"cmd":cmd,"args":args},"stdin":false}`
+pub fn start_req(cmd: &str, args: &[&str]) -> Value {
+    serde_json::json!({"process": {"cmd": cmd, "args": args}, "stdin": false})
+}
