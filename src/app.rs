@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::AccessToken;
 use crate::config::{Config, RuntimeDefaults};
 use crate::identity;
 use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpec};
@@ -101,6 +102,7 @@ pub async fn run(
         config: Arc::new(config.clone()),
         defaults: Arc::new(RuntimeDefaults::default()),
         processes: Arc::new(ProcessManager::new(reaper, tasks.clone(), settings)),
+        token: Arc::new(AccessToken::default()),
     };
     if let Some(line) = &config.start_cmd {
         start_initial_process(&state, line);

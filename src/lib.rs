@@ -16,6 +16,7 @@
 //!   never edited.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fs;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::AccessToken;
 use crate::config::{Config, RuntimeDefaults};
 use crate::process::ProcessManager;
 
@@ -14,4 +15,6 @@ pub struct AppState {
     pub defaults: Arc<RuntimeDefaults>,
     /// Every process envd started.
     pub processes: Arc<ProcessManager>,
+    /// The access token `/init` sets.
+    pub token: Arc<AccessToken>,
 }
