@@ -14,7 +14,9 @@ pub struct AccessToken {
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken").field("set", &self.is_set()).finish()
+        f.debug_struct("AccessToken")
+            .field("set", &self.is_set())
+            .finish()
     }
 }
 
@@ -26,12 +28,18 @@ impl AccessToken {
 
     /// Replaces the token; the old one is wiped.
     pub fn set(&self, token: String) {
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Zeroizing::new(token));
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Zeroizing::new(token));
     }
 
     /// Removes the token; it is wiped.
     pub fn clear(&self) {
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Constant-time comparison with the current token; false when unset.
@@ -45,7 +53,11 @@ impl AccessToken {
     }
 
     fn read<R>(&self, f: impl FnOnce(Option<&Zeroizing<String>>) -> R) -> R {
-        f(self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref())
+        f(self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref())
     }
 }
 

@@ -33,16 +33,28 @@ pub fn ensure_dirs(dir: &Path, uid: Uid, gid: Gid) -> Result<(), Error> {
             Ok(meta) if meta.is_dir() => continue,
             Ok(_) => return Err(Error::NotADirectory(current)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Create { path: current, source }),
+            Err(source) => {
+                return Err(Error::Create {
+                    path: current,
+                    source,
+                });
+            }
         }
         match std::fs::DirBuilder::new().mode(0o755).create(&current) {
             Ok(()) => {}
             // Someone else created it meanwhile: still ours to chown.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
-            Err(source) => return Err(Error::Create { path: current, source }),
+            Err(source) => {
+                return Err(Error::Create {
+                    path: current,
+                    source,
+                });
+            }
         }
-        chown(&current, Some(uid), Some(gid))
-            .map_err(|e| Error::Create { path: current.clone(), source: e.into() })?;
+        chown(&current, Some(uid), Some(gid)).map_err(|e| Error::Create {
+            path: current.clone(),
+            source: e.into(),
+        })?;
     }
     Ok(())
 }
@@ -64,7 +76,11 @@ mod tests {
         assert_eq!(std::fs::metadata(tmp.path()).unwrap().uid(), 0);
         std::fs::write(tmp.path().join("file"), b"x").unwrap();
         assert!(matches!(
-            ensure_dirs(&tmp.path().join("file/sub"), Uid::from_raw(0), Gid::from_raw(0)),
+            ensure_dirs(
+                &tmp.path().join("file/sub"),
+                Uid::from_raw(0),
+                Gid::from_raw(0)
+            ),
             Err(Error::NotADirectory(_))
         ));
     }

@@ -24,10 +24,17 @@ fn checked_in_rust_matches_protos() {
         .collect();
     generated.sort();
     committed.sort();
-    assert_eq!(generated, committed, "generated file set differs; run `make gen`");
+    assert_eq!(
+        generated, committed,
+        "generated file set differs; run `make gen`"
+    );
     for name in generated {
         let a = std::fs::read(out.path().join(&name)).unwrap();
         let b = std::fs::read(Path::new(&checked_in).join(&name)).unwrap();
-        assert!(a == b, "{} is stale or was edited; run `make gen`", name.to_string_lossy());
+        assert!(
+            a == b,
+            "{} is stale or was edited; run `make gen`",
+            name.to_string_lossy()
+        );
     }
 }
