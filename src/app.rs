@@ -68,10 +68,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    if std::process::id() != 1 {
-        if let Err(e) = sys::become_subreaper() {
-            tracing::warn!(error = %e, "cannot become child subreaper; orphans will not be reaped");
-        }
+    if std::process::id() != 1
+        && let Err(e) = sys::become_subreaper()
+    {
+        tracing::warn!(error = %e, "cannot become child subreaper; orphans will not be reaped");
     }
     let tasks = TaskTracker::new();
     let reaper = Arc::new(Reaper::default());
@@ -141,7 +141,7 @@ fn start_initial_process(state: &AppState, line: &str) {
                 &state.defaults.snapshot(),
                 None,
             )?;
-            Ok(state.processes.start(spec)?)
+            Ok(state.processes.start(&spec)?)
         });
     match result {
         Ok(started) => tracing::info!(pid = started.pid, "started --cmd process"),

@@ -144,7 +144,7 @@ impl ProcessManager {
 
     /// Spawns a process and returns its pid with a subscription that will
     /// see all of its output and its end.
-    pub fn start(self: &Arc<Self>, spec: StartSpec) -> Result<Started, Error> {
+    pub fn start(self: &Arc<Self>, spec: &StartSpec) -> Result<Started, Error> {
         let mut command = Command::new("/bin/sh");
         command
             .arg("-c")

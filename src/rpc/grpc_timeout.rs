@@ -134,11 +134,11 @@ where
         if *this.done {
             return Poll::Ready(None);
         }
-        if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
-            if sleep.poll(cx).is_ready() {
-                *this.done = true;
-                return Poll::Ready(Some(Ok(Frame::trailers(deadline_trailers()))));
-            }
+        if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            *this.done = true;
+            return Poll::Ready(Some(Ok(Frame::trailers(deadline_trailers()))));
         }
         match this.inner.as_mut().as_pin_mut() {
             Some(inner) => {

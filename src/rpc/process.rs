@@ -82,7 +82,7 @@ pub(super) async fn start(
     let defaults = state.defaults.snapshot();
     let spec = StartSpec::resolve(config, req.tag, mode, user, &defaults, deadline)
         .map_err(Error::from)?;
-    let started = state.processes.start(spec).map_err(Error::from)?;
+    let started = state.processes.start(&spec).map_err(Error::from)?;
     let events = process_events(started.pid, Ok(started.events), keepalive, |e| {
         pb::StartResponse { event: Some(e) }
     });

@@ -1,6 +1,12 @@
 //! Shared end-to-end test harness: a real envd binary on 127.0.0.1 and a
 //! small Connect client (JSON and binary) built on reqwest.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    reason = "test harness: each test binary uses a different subset, and a failed unwrap is a failed test"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
