@@ -10,6 +10,7 @@ mod stream;
 use axum::Router;
 use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
 use envd_proto::process::process_connect::ProcessServiceTonicCompatibleBuilder;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tower::ServiceBuilder;
 
@@ -44,6 +45,8 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("the checked-in descriptor set is valid");
+    // gRPC clients may gzip their messages (Connect accepts gzip too).
+    let process_grpc = process_grpc.accept_compressed(CompressionEncoding::Gzip);
     let routes = Routes::new(process_grpc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
