@@ -28,6 +28,7 @@ node_modules/.installed: package.json package-lock.json
 setup-node: node_modules/.installed
 
 .venv/.installed: tests/interop/requirements.txt
+	rm -rf .venv
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 	@touch $@
@@ -49,9 +50,10 @@ fmt: ## Format Rust code
 	$(CARGO) fmt --all
 
 .PHONY: lint
-lint: ## rustfmt check, clippy -D warnings, architecture rules
+lint: setup-node ## rustfmt check, clippy -D warnings, buf lint, architecture rules
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	node_modules/.bin/buf lint
 	./scripts/check-architecture.sh
 
 .PHONY: test-rust
@@ -59,11 +61,11 @@ test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	$(CARGO) test --workspace
 
 .PHONY: test-interop
-test-interop: setup ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, buf curl
+test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, buf curl
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint test-rust ## Everything CI runs
+test: lint check-gen test-rust test-interop ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
