@@ -13,8 +13,9 @@ use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::AccessToken;
+use crate::auth::{AccessToken, AuthLayer};
 use crate::config::{Config, RuntimeDefaults};
+use crate::host::{self, Host};
 use crate::identity;
 use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpec};
 use crate::state::AppState;
@@ -55,9 +56,12 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(7200))
 }
 
-/// Every route (RPC and plain HTTP) with the shared layers.
+/// Every route (RPC and plain HTTP) with the shared layers: CORS outermost
+/// (preflights need no token), then tracing, then the access-token guard,
+/// which sits outside routing so RPC and unknown paths are guarded too.
 pub fn router(state: &AppState) -> Router {
     rpc::service(state, http::router(state.clone()))
+        .layer(AuthLayer::new(state.token.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(cors())
 }
@@ -98,12 +102,29 @@ pub async fn run(
         drain_grace: config.exit_drain_grace,
         stall_limit: config.subscriber_stall_limit,
     };
+    let clock_control = config.set_clock || std::process::id() == 1;
+    let host = Arc::new(Host::new(
+        &config,
+        reaper.clone(),
+        tasks.clone(),
+        clock_control,
+    ));
     let state = AppState {
         config: Arc::new(config.clone()),
         defaults: Arc::new(RuntimeDefaults::default()),
         processes: Arc::new(ProcessManager::new(reaper, tasks.clone(), settings)),
         token: Arc::new(AccessToken::default()),
+        host: host.clone(),
+        watchers: Arc::new(crate::fs::watch::Registry::default()),
     };
+    let (name, value) = host::sandbox::SANDBOX_ENV;
+    state.defaults.update(|d| {
+        d.env_vars.insert(name.to_owned(), value.to_owned());
+    });
+    if let Err(e) = host::sandbox::write_marker(&config.run_dir) {
+        tracing::error!(error = %e, run_dir = %config.run_dir.display(), "cannot write the sandbox marker");
+    }
+    start_host_tasks(&config, &host, &tasks, &shutdown);
     if let Some(line) = &config.start_cmd {
         start_initial_process(&state, line);
     }
@@ -121,6 +142,36 @@ pub async fn run(
     // the background tasks that end with the shutdown token.
     drop(tokio::time::timeout(Duration::from_millis(200), tasks.wait()).await);
     Ok(())
+}
+
+/// The CPU sampler, the page-cache reclaimer and the snapshot auto-recovery
+/// timer; all end with `shutdown`.
+fn start_host_tasks(
+    config: &Config,
+    host: &Arc<Host>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    tasks.spawn(host::cpu::sample(
+        host.cpu.clone(),
+        host.paths.stat.clone(),
+        config.cpu_sample_interval,
+        shutdown.clone(),
+    ));
+    tasks.spawn(host::reclaim::run(
+        host.snapshot.clone(),
+        host::reclaim::Settings {
+            meminfo: host.paths.meminfo.clone(),
+            interval: config.reclaim_interval,
+            threshold_pct: config.reclaim_threshold_pct,
+        },
+        shutdown.clone(),
+    ));
+    tasks.spawn(host::snapshot::auto_recover(
+        host.snapshot.clone(),
+        config.snapshot_recover_timeout,
+        shutdown.clone(),
+    ));
 }
 
 /// `--cmd`: runs the line with `/bin/bash -l -c` as root, tag `startCmd`.

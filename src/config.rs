@@ -18,6 +18,10 @@ pub const COMMIT: &str = match option_env!("ENVD_COMMIT") {
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup and unwrapped at once; boxing buys nothing"
+)]
 pub enum Invocation {
     /// Print [`VERSION`] and exit.
     Version,
@@ -50,6 +54,47 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// cgroup v2 root (`--cgroup-root`); accepted for compatibility.
     pub cgroup_root: PathBuf,
+    /// Run directory for marker files such as `.WRENN_SANDBOX` (`--run-dir`).
+    pub run_dir: PathBuf,
+    /// The hosts file `/init hyperloopIP` rewrites (`--hosts-file`).
+    pub hosts_file: PathBuf,
+    /// Kernel files the host integrations read and write.
+    pub host_paths: HostPaths,
+    /// Set the system clock from `/init timestamp` even when not PID 1
+    /// (`--set-clock`); as PID 1 envd always does.
+    pub set_clock: bool,
+    /// CPU sampling period (spec §8.5: fixed at 1 s).
+    pub cpu_sample_interval: Duration,
+    /// Page-cache reclaimer period (`--reclaim-interval`).
+    pub reclaim_interval: Duration,
+    /// The reclaimer drops the page cache when `(MemTotal - MemFree)` exceeds
+    /// this percentage of `MemTotal`.
+    pub reclaim_threshold_pct: u8,
+    /// After `/snapshot/prepare`, recover on our own after this long if no
+    /// `/health` or `/init` arrives (`--snapshot-recover-timeout`).
+    pub snapshot_recover_timeout: Duration,
+}
+
+/// The `/proc` and `/sys` files envd reads and writes, injectable so tests
+/// can point them at temporary files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPaths {
+    /// `/proc/meminfo` (`--proc-meminfo`).
+    pub meminfo: PathBuf,
+    /// `/proc/stat` (`--proc-stat`).
+    pub stat: PathBuf,
+    /// `/proc/sys/vm/drop_caches` (`--drop-caches`).
+    pub drop_caches: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            meminfo: PathBuf::from("/proc/meminfo"),
+            stat: PathBuf::from("/proc/stat"),
+            drop_caches: PathBuf::from("/proc/sys/vm/drop_caches"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -63,6 +108,14 @@ impl Default for Config {
             subscriber_stall_limit: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(640),
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            run_dir: PathBuf::from("/run/wrenn"),
+            hosts_file: PathBuf::from("/etc/hosts"),
+            host_paths: HostPaths::default(),
+            set_clock: false,
+            cpu_sample_interval: Duration::from_secs(1),
+            reclaim_interval: Duration::from_secs(5),
+            reclaim_threshold_pct: 80,
+            snapshot_recover_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -98,6 +151,14 @@ usage: envd [flags]
   -addr HOST:PORT   listen on this exact address (tests use 127.0.0.1:0)
   -cmd LINE         run LINE with /bin/bash -l -c at startup (tag startCmd)
   -cgroup-root DIR  cgroup v2 root (default /sys/fs/cgroup)
+  -run-dir DIR      run directory for marker files (default /run/wrenn)
+  -hosts-file PATH  hosts file /init hyperloopIP rewrites (default /etc/hosts)
+  -proc-meminfo PATH, -proc-stat PATH, -drop-caches PATH
+                    kernel files read and written (defaults under /proc)
+  -set-clock        set the clock from /init timestamp (always when PID 1)
+  -reclaim-interval DUR          page-cache reclaimer period (default 5s)
+  -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
+                                 without /health or /init (default 60s)
   -version          print the version and exit
   -commit           print the build commit and exit
 Flags take one or two dashes, and `-flag=value` or `-flag value`.";
@@ -158,11 +219,66 @@ impl Invocation {
                     config.start_cmd = (!v.is_empty()).then_some(v);
                 }
                 "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
+                "run-dir" => config.run_dir = PathBuf::from(value("run-dir")?),
+                "hosts-file" => config.hosts_file = PathBuf::from(value("hosts-file")?),
+                "proc-meminfo" => config.host_paths.meminfo = PathBuf::from(value("proc-meminfo")?),
+                "proc-stat" => config.host_paths.stat = PathBuf::from(value("proc-stat")?),
+                "drop-caches" => {
+                    config.host_paths.drop_caches = PathBuf::from(value("drop-caches")?)
+                }
+                "set-clock" => {
+                    // A Go bool flag: `-set-clock` alone or `-set-clock=true|false`.
+                    config.set_clock = match inline.as_deref() {
+                        None => true,
+                        Some(v) => parse_bool(v).ok_or_else(|| ConfigError::InvalidValue {
+                            flag: name.clone(),
+                            value: v.to_owned(),
+                            reason: "expected true or false".to_owned(),
+                        })?,
+                    };
+                }
+                "reclaim-interval" | "snapshot-recover-timeout" => {
+                    let v = value(&name)?;
+                    let d = parse_duration(&v).ok_or_else(|| ConfigError::InvalidValue {
+                        flag: name.clone(),
+                        value: v.clone(),
+                        reason: "expected a positive duration such as 500ms, 5s or 1m".to_owned(),
+                    })?;
+                    if name == "reclaim-interval" {
+                        config.reclaim_interval = d;
+                    } else {
+                        config.snapshot_recover_timeout = d;
+                    }
+                }
                 _ => return Err(ConfigError::UnknownFlag(arg)),
             }
         }
         Ok(Self::Run(config))
     }
+}
+
+/// Go `strconv.ParseBool` spellings.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A positive whole number followed by `ms`, `s`, `m` or `h`.
+fn parse_duration(v: &str) -> Option<Duration> {
+    let split = v.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = v.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    (!d.is_zero()).then_some(d)
 }
 
 /// Settings that `/init` may change while envd runs. Every request reads
@@ -240,6 +356,49 @@ mod tests {
         let c = run(&["--addr", "127.0.0.1:0", "-cmd", "echo hi"]);
         assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
         assert_eq!(c.start_cmd.as_deref(), Some("echo hi"));
+    }
+
+    #[test]
+    fn host_integration_flags() {
+        let c = run(&[]);
+        assert_eq!(c.run_dir, PathBuf::from("/run/wrenn"));
+        assert_eq!(c.hosts_file, PathBuf::from("/etc/hosts"));
+        assert_eq!(c.host_paths, HostPaths::default());
+        assert!(!c.set_clock);
+        assert_eq!(c.reclaim_interval, Duration::from_secs(5));
+        assert_eq!(c.snapshot_recover_timeout, Duration::from_secs(60));
+        let c = run(&[
+            "-run-dir=/tmp/r",
+            "--hosts-file",
+            "/tmp/h",
+            "-proc-meminfo",
+            "/tmp/m",
+            "-proc-stat=/tmp/s",
+            "-drop-caches",
+            "/tmp/d",
+            "-set-clock",
+            "-reclaim-interval",
+            "250ms",
+            "-snapshot-recover-timeout=2m",
+        ]);
+        assert_eq!(c.run_dir, PathBuf::from("/tmp/r"));
+        assert_eq!(c.hosts_file, PathBuf::from("/tmp/h"));
+        assert_eq!(c.host_paths.meminfo, PathBuf::from("/tmp/m"));
+        assert_eq!(c.host_paths.stat, PathBuf::from("/tmp/s"));
+        assert_eq!(c.host_paths.drop_caches, PathBuf::from("/tmp/d"));
+        assert!(c.set_clock);
+        assert_eq!(c.reclaim_interval, Duration::from_millis(250));
+        assert_eq!(c.snapshot_recover_timeout, Duration::from_secs(120));
+        assert!(!run(&["-set-clock=false"]).set_clock);
+        for bad in ["0s", "5", "s", "-1s", "1.5s", "5x"] {
+            assert!(
+                matches!(
+                    Invocation::parse(["-reclaim-interval", bad]),
+                    Err(ConfigError::InvalidValue { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use connectrpc_axum::{Code, ConnectError};
 
-use crate::{fs, identity, process};
+use crate::http::files;
+use crate::{auth, fs, host, identity, process};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,21 @@ pub enum Error {
     /// A process event stream ended abnormally.
     #[error(transparent)]
     Stream(#[from] process::Fault),
+    /// A guest integration (metrics, page cache, clock) failed.
+    #[error(transparent)]
+    Host(#[from] host::Error),
+    /// The access token is set and the request does not carry it.
+    #[error(transparent)]
+    Unauthorized(#[from] auth::Unauthorized),
+    /// `/init` rejected its `accessToken`.
+    #[error(transparent)]
+    InitToken(#[from] auth::InitTokenError),
+    /// A `/files` download or upload failed.
+    #[error(transparent)]
+    Files(#[from] files::Error),
+    /// A filesystem RPC failed.
+    #[error(transparent)]
+    Fs(#[from] fs::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -53,6 +69,17 @@ pub enum RequestError {
     /// Input arrived on a stream before it selected a process.
     #[error("stream input: data received before start")]
     InputBeforeStart,
+    /// A request body is not the JSON the endpoint takes.
+    #[error("invalid request body: {0}")]
+    InvalidBody(String),
+    /// A request body field has an unusable value.
+    #[error("invalid {field}: {reason}")]
+    InvalidField {
+        /// The field.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -79,17 +106,45 @@ impl Error {
             Self::Stream(process::Fault::Closed) => Code::Unavailable,
             Self::Identity(_) => Code::Unauthenticated,
             Self::Path(_) => Code::InvalidArgument,
+            Self::Host(_) => Code::Internal,
+            Self::Files(e) => files_code(e),
+            Self::Fs(e) => fs_code(e),
+            Self::Unauthorized(_) => Code::Unauthenticated,
+            Self::InitToken(e) => match e {
+                auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
+                    Code::Unauthenticated
+                }
+                auth::InitTokenError::Malformed(_) => Code::InvalidArgument,
+            },
             Self::Request(e) => match e {
                 RequestError::Missing(_) | RequestError::BadHeader { .. } => Code::InvalidArgument,
                 RequestError::BadAuthorization(_) => Code::Unauthenticated,
                 RequestError::UnsupportedSignal(_) => Code::Unimplemented,
                 RequestError::InputBeforeStart => Code::FailedPrecondition,
+                RequestError::InvalidBody(_) | RequestError::InvalidField { .. } => {
+                    Code::InvalidArgument
+                }
             },
         }
     }
 
     /// The HTTP status for this error on plain-HTTP endpoints.
     pub fn status(&self) -> StatusCode {
+        // Download outcomes that have no Connect code of their own.
+        match self {
+            Self::Files(
+                files::Error::NoAcceptableEncoding | files::Error::IdentityNotAcceptable,
+            ) => {
+                return StatusCode::NOT_ACCEPTABLE;
+            }
+            Self::Files(files::Error::RangeNotSatisfiable { .. }) => {
+                return StatusCode::RANGE_NOT_SATISFIABLE;
+            }
+            Self::Files(files::Error::PreconditionFailed) => {
+                return StatusCode::PRECONDITION_FAILED;
+            }
+            _ => {}
+        }
         match self.code() {
             Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
                 StatusCode::BAD_REQUEST
@@ -124,6 +179,73 @@ impl From<Error> for ConnectError {
     }
 }
 
+/// The Connect code of a `/files` error (spec §5.6, §5.7).
+fn files_code(e: &files::Error) -> Code {
+    use files::Error as F;
+    match e {
+        F::Signing(_) | F::User { .. } => Code::Unauthenticated,
+        F::NotFound(_) => Code::NotFound,
+        F::BadParameter { .. }
+        | F::IsDirectory(_)
+        | F::NotRegularFile(_)
+        | F::NoAcceptableEncoding
+        | F::IdentityNotAcceptable
+        | F::Decompress(_)
+        | F::UnsupportedContentEncoding(_)
+        | F::PathRequired
+        | F::UnsupportedContentType(_)
+        | F::MissingFilename
+        | F::DuplicatePath { .. } => Code::InvalidArgument,
+        F::PreconditionFailed => Code::FailedPrecondition,
+        F::RangeNotSatisfiable { .. } => Code::OutOfRange,
+        F::Read { .. } | F::Multipart(_) => Code::Internal,
+        F::Write(w) => match w {
+            fs::write::Error::IsDirectory(_) | fs::write::Error::Source(_) => Code::InvalidArgument,
+            fs::write::Error::NoInodes(_) | fs::write::Error::NoSpace { .. } => {
+                Code::ResourceExhausted
+            }
+            fs::write::Error::Parents(_) | fs::write::Error::Io { .. } => Code::Internal,
+        },
+    }
+}
+
+/// The Connect code of a filesystem RPC error (spec §4.4).
+fn fs_code(e: &fs::Error) -> Code {
+    use fs::Error as F;
+    match e {
+        F::NotFound(_)
+        | F::SourceNotFound(_)
+        | F::PathNotFound(_)
+        | F::WatchPathNotFound(_)
+        | F::WatcherNotFound(_) => Code::NotFound,
+        F::DirExists(_) => Code::AlreadyExists,
+        F::ExistsNotADirectory(_)
+        | F::NotADirectory(_)
+        | F::WatchNotADirectory(_)
+        | F::NetworkMount(_) => Code::InvalidArgument,
+        F::CyclicSymlink(_) => Code::FailedPrecondition,
+        F::Watch(_) | F::Dirs(_) => Code::Internal,
+        F::Stat { source, .. }
+        | F::Resolve { source, .. }
+        | F::ReadDir { source, .. }
+        | F::Rename { source, .. }
+        | F::Remove { source, .. } => io_code(source.kind()),
+    }
+}
+
+/// The one `io::ErrorKind` → Connect code table, for I/O failures that
+/// have no code of their own. Everything not listed is `internal` (§4.4).
+pub(crate) fn io_code(kind: std::io::ErrorKind) -> Code {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::NotFound => Code::NotFound,
+        K::AlreadyExists => Code::AlreadyExists,
+        K::PermissionDenied => Code::PermissionDenied,
+        K::StorageFull | K::QuotaExceeded => Code::ResourceExhausted,
+        _ => Code::Internal,
+    }
+}
+
 /// The JSON error body of every plain-HTTP endpoint.
 #[derive(Debug, serde::Serialize)]
 pub struct HttpErrorBody {
@@ -152,6 +274,27 @@ pub fn http_error(status: StatusCode, message: String) -> Response {
         axum::http::HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+impl Error {
+    /// The response `/init` sends: the same status as every other endpoint,
+    /// with the message as a plain-text body (spec §5.4: the host and the
+    /// E2B orchestrator read `/init` errors as text).
+    pub fn into_plain_text_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, %status, "request failed");
+        }
+        (
+            status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            self.message(),
+        )
+            .into_response()
+    }
 }
 
 impl IntoResponse for Error {

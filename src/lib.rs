@@ -3,7 +3,7 @@
 //! # Architecture
 //!
 //! ```text
-//! main → app → {http, rpc} → {process, fs} → {sys, identity}
+//! main → app → {http, rpc} → {process, fs, auth, host} → {sys, identity}
 //!                 error and config are leaves everyone may use
 //! ```
 //!
@@ -20,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fs;
+pub mod host;
 pub mod http;
 pub mod identity;
 pub mod process;

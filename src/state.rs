@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use crate::auth::AccessToken;
 use crate::config::{Config, RuntimeDefaults};
+use crate::fs::watch;
+use crate::host::Host;
 use crate::process::ProcessManager;
 
 /// What request handlers share.
@@ -17,4 +19,8 @@ pub struct AppState {
     pub processes: Arc<ProcessManager>,
     /// The access token `/init` sets.
     pub token: Arc<AccessToken>,
+    /// Guest integrations: metrics, snapshot gate, `/init` side effects.
+    pub host: Arc<Host>,
+    /// Polled filesystem watchers (`CreateWatcher`), by id.
+    pub watchers: Arc<watch::Registry>,
 }

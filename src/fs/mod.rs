@@ -2,4 +2,11 @@
 //! cwd input), and the operations behind `filesystem.Filesystem` and `/files`.
 
 pub mod dirs;
+pub mod entry;
+mod error;
+pub mod ops;
 pub mod path;
+pub mod watch;
+pub mod write;
+
+pub use error::Error;

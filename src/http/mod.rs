@@ -1,9 +1,14 @@
 //! Plain-HTTP endpoints, one file per resource.
 
+mod envs;
+pub mod files;
 mod health;
+mod init;
+mod metrics;
+mod snapshot;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
@@ -11,5 +16,10 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::get))
+        .route("/metrics", get(metrics::get))
+        .route("/envs", get(envs::get))
+        .route("/init", post(init::post))
+        .route("/snapshot/prepare", post(snapshot::prepare))
+        .merge(files::routes())
         .with_state(state)
 }

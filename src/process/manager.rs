@@ -21,7 +21,7 @@ use super::exit::End;
 use super::output::{Bus, Subscription};
 use super::pipe::PipeWiring;
 use super::pty::PtyWiring;
-use super::reaper::Reaper;
+use super::reaper::{ChildId, Reaper};
 use super::spec::{Mode, ProcessConfig, PtySize, StartSpec};
 use super::{Error, Input, Selector, Signal};
 use crate::sys::{self, ChildCredentials};
@@ -59,6 +59,8 @@ pub struct Started {
 
 struct Process {
     info: ProcessInfo,
+    /// What signals are sent to (never a later process reusing the pid).
+    child: ChildId,
     backend: Box<dyn Backend>,
     bus: Bus,
 }
@@ -167,7 +169,10 @@ impl ProcessManager {
         };
         sys::install_child_setup(&mut command, creds, matches!(spec.mode, Mode::Pty(_)));
 
-        let (mut child, exit) = self.reaper.spawn(&mut command).map_err(Error::Spawn)?;
+        let (mut child, child_id, exit) = self
+            .reaper
+            .spawn_tracked(&mut command)
+            .map_err(Error::Spawn)?;
         // Drop our copies of the child's ends (the pty slave in particular)
         // so end-of-stream arrives when the child's side closes.
         drop(command);
@@ -175,7 +180,10 @@ impl ProcessManager {
         let (backend, sources) = match wiring.attach(&mut child) {
             Ok(attached) => attached,
             Err(e) => {
-                if let Err(kill) = self.reaper.signal(pid, nix::sys::signal::Signal::SIGKILL) {
+                if let Err(kill) = self
+                    .reaper
+                    .signal(child_id, nix::sys::signal::Signal::SIGKILL)
+                {
                     tracing::warn!(pid, error = %kill, "cannot kill a process whose i/o setup failed");
                 }
                 return Err(Error::Io(e));
@@ -187,6 +195,7 @@ impl ProcessManager {
                 tag: spec.tag.clone(),
                 config: spec.config.clone(),
             },
+            child: child_id,
             backend,
             bus: Bus::new(self.settings.stall_limit),
         });
@@ -216,32 +225,44 @@ impl ProcessManager {
             "process.Start"
         );
         self.tasks
-            .spawn(self.clone().supervise(process, sources, exit));
-        if let Some(timeout) = spec.timeout {
-            let reaper = self.reaper.clone();
-            self.tasks.spawn(async move {
-                tokio::time::sleep(timeout).await;
-                if let Ok(true) = reaper.signal(pid, nix::sys::signal::Signal::SIGKILL) {
-                    tracing::info!(pid, ?timeout, "killed process at its deadline");
-                }
-            });
-        }
+            .spawn(self.clone().supervise(process, sources, exit, spec.timeout));
         Ok(Started { pid, events })
     }
 
-    /// Waits for exit, drains output, publishes the end and retires the process.
+    /// Waits for exit (killing the process at its deadline, if any), drains
+    /// output, publishes the end and retires the process. The deadline lives
+    /// only as long as the process: it can never fire at a successor.
     async fn supervise(
         self: Arc<Self>,
         process: Arc<Process>,
         sources: Vec<Source>,
-        exit: tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>,
+        mut exit: tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>,
+        deadline: Option<Duration>,
     ) {
         let stop = CancellationToken::new();
         let pumps: Vec<_> = sources
             .into_iter()
             .map(|s| self.tasks.spawn(pump(process.clone(), s, stop.clone())))
             .collect();
-        let end = match exit.await {
+        let mut status = None;
+        if let Some(deadline) = deadline {
+            tokio::select! {
+                biased;
+                exited = &mut exit => status = Some(exited),
+                () = tokio::time::sleep(deadline) => {
+                    match self.reaper.signal(process.child, nix::sys::signal::Signal::SIGKILL) {
+                        Ok(true) => tracing::info!(pid = process.info.pid, ?deadline, "killed process at its deadline"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(pid = process.info.pid, error = %e, "cannot kill process at its deadline"),
+                    }
+                }
+            }
+        }
+        let status = match status {
+            Some(status) => status,
+            None => exit.await,
+        };
+        let end = match status {
             Ok(status) => End::from_wait(status),
             Err(_) => End::wait_failed("exit status lost"),
         };
@@ -324,14 +345,18 @@ impl ProcessManager {
 
     /// Signals a live process (its pid only, not its group).
     pub fn signal(&self, selector: &Selector, signal: Signal) -> Result<(), Error> {
-        let pid = self.table().find_live(selector)?.info.pid;
+        let process = self.table().find_live(selector)?;
         let signal = match signal {
             Signal::Term => nix::sys::signal::Signal::SIGTERM,
             Signal::Kill => nix::sys::signal::Signal::SIGKILL,
         };
-        match self.reaper.signal(pid, signal).map_err(Error::Signal)? {
+        match self
+            .reaper
+            .signal(process.child, signal)
+            .map_err(Error::Signal)?
+        {
             true => Ok(()),
-            false => Err(Error::PidNotFound(pid)),
+            false => Err(Error::PidNotFound(process.info.pid)),
         }
     }
 }

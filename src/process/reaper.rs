@@ -3,8 +3,9 @@
 //! envd is PID 1 or a child subreaper, so orphaned descendants become its
 //! children and must be reaped here too. Spawning and reaping share one
 //! lock: a child is registered before the reaper can see its status, and a
-//! signal is only sent to a pid that has not been reaped (so never to a
-//! recycled pid).
+//! signal is only sent to a child that has not been reaped. Each child
+//! carries a serial number besides its pid, so a signal meant for a process
+//! that has exited never reaches a later process that reuses its pid.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,15 +18,42 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
+/// One spawned child: its pid plus what tells it apart from a later
+/// process with the same pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildId {
+    pid: i32,
+    serial: u64,
+}
+
+impl ChildId {
+    /// The child's pid.
+    pub fn pid(self) -> u32 {
+        self.pid.unsigned_abs()
+    }
+}
+
+#[derive(Debug)]
+struct Waiter {
+    serial: u64,
+    tx: oneshot::Sender<WaitStatus>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    waiting: HashMap<i32, Waiter>,
+    next_serial: u64,
+}
+
 /// Collects exit statuses of spawned processes and orphans.
 #[derive(Debug, Default)]
 pub struct Reaper {
-    waiting: Mutex<HashMap<i32, oneshot::Sender<WaitStatus>>>,
+    state: Mutex<State>,
 }
 
 impl Reaper {
-    fn lock(&self) -> MutexGuard<'_, HashMap<i32, oneshot::Sender<WaitStatus>>> {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Spawns `command` and returns the child with a receiver for its status.
@@ -33,25 +61,37 @@ impl Reaper {
         &self,
         command: &mut Command,
     ) -> io::Result<(Child, oneshot::Receiver<WaitStatus>)> {
-        let mut waiting = self.lock();
+        self.spawn_tracked(command)
+            .map(|(child, _id, exit)| (child, exit))
+    }
+
+    /// Like [`Reaper::spawn`], also returning the id to [`Reaper::signal`] it by.
+    pub fn spawn_tracked(
+        &self,
+        command: &mut Command,
+    ) -> io::Result<(Child, ChildId, oneshot::Receiver<WaitStatus>)> {
+        let mut state = self.lock();
         let child = command.spawn()?;
         let (tx, rx) = oneshot::channel();
         let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
-        waiting.insert(pid, tx);
-        Ok((child, rx))
+        let serial = state.next_serial;
+        state.next_serial += 1;
+        state.waiting.insert(pid, Waiter { serial, tx });
+        Ok((child, ChildId { pid, serial }, rx))
     }
 
-    /// Sends `signal` to `pid` if it has not been reaped yet. Returns whether
-    /// the process was still there.
-    pub fn signal(&self, pid: u32, signal: Signal) -> nix::Result<bool> {
-        let waiting = self.lock();
-        let Ok(raw) = i32::try_from(pid) else {
-            return Ok(false);
-        };
-        if !waiting.contains_key(&raw) {
+    /// Sends `signal` to `child` if it has not been reaped yet. Returns
+    /// whether the process was still there.
+    pub fn signal(&self, child: ChildId, signal: Signal) -> nix::Result<bool> {
+        let state = self.lock();
+        if state
+            .waiting
+            .get(&child.pid)
+            .is_none_or(|w| w.serial != child.serial)
+        {
             return Ok(false);
         }
-        match nix::sys::signal::kill(Pid::from_raw(raw), signal) {
+        match nix::sys::signal::kill(Pid::from_raw(child.pid), signal) {
             Ok(()) => Ok(true),
             Err(Errno::ESRCH) => Ok(false),
             Err(e) => Err(e),
@@ -61,13 +101,13 @@ impl Reaper {
     /// Reaps every child that has exited, delivering statuses to waiters
     /// and discarding orphans'. Call on every SIGCHLD.
     pub fn reap(&self) {
-        let mut waiting = self.lock();
+        let mut state = self.lock();
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
-                    match waiting.remove(&pid.as_raw()) {
-                        Some(tx) => drop(tx.send(status)),
+                    match state.waiting.remove(&pid.as_raw()) {
+                        Some(waiter) => drop(waiter.tx.send(status)),
                         None => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
                     }
                 }
@@ -79,5 +119,25 @@ impl Reaper {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_id_is_never_signalled() {
+        let reaper = Reaper::default();
+        let (mut child, id, _exit) = reaper
+            .spawn_tracked(Command::new("sleep").arg("30"))
+            .unwrap();
+        let stale = ChildId {
+            serial: id.serial + 1,
+            ..id
+        };
+        assert!(!reaper.signal(stale, Signal::SIGKILL).unwrap());
+        assert!(reaper.signal(id, Signal::SIGKILL).unwrap());
+        child.wait().unwrap();
     }
 }

@@ -2,13 +2,16 @@
 //! three protocols: connectrpc-axum routes Connect requests, and its tonic
 //! bridge serves `application/grpc*` through the same handlers.
 
+mod connect_timeout;
 pub mod context;
+mod filesystem;
 pub mod grpc_timeout;
 mod process;
 mod stream;
 
 use axum::Router;
 use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
+use envd_proto::filesystem::filesystem_connect::FilesystemServiceTonicCompatibleBuilder;
 use envd_proto::process::process_connect::ProcessServiceTonicCompatibleBuilder;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
@@ -31,11 +34,27 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .close_stdin(process::close_stdin)
         .with_state(state.clone())
         .build();
+    let (filesystem_router, filesystem_grpc) = FilesystemServiceTonicCompatibleBuilder::new()
+        .stat(filesystem::stat)
+        .make_dir(filesystem::make_dir)
+        .r#move(filesystem::r#move)
+        .list_dir(filesystem::list_dir)
+        .remove(filesystem::remove)
+        .watch_dir(filesystem::watch_dir)
+        .create_watcher(filesystem::create_watcher)
+        .get_watcher_events(filesystem::get_watcher_events)
+        .remove_watcher(filesystem::remove_watcher)
+        .with_state(state.clone())
+        .build();
 
     let connect = MakeServiceBuilder::new()
         .add_router(process_router)
+        .add_router(filesystem_router)
         .add_axum_router_raw(http)
-        .build();
+        .build()
+        .layer(axum::middleware::map_request(
+            |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },
+        ));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
@@ -47,7 +66,9 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .expect("the checked-in descriptor set is valid");
     // gRPC clients may gzip their messages (Connect accepts gzip too).
     let process_grpc = process_grpc.accept_compressed(CompressionEncoding::Gzip);
+    let filesystem_grpc = filesystem_grpc.accept_compressed(CompressionEncoding::Gzip);
     let routes = Routes::new(process_grpc)
+        .add_service(filesystem_grpc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     let grpc = ServiceBuilder::new()

@@ -46,9 +46,11 @@ fn config_to_pb(c: ProcessConfig) -> pb::ProcessConfig {
     }
 }
 
-/// `List`: every live process.
+/// `List`: every live process. The user is resolved only so that an
+/// unknown Basic-auth user is rejected here as on every other RPC.
 pub(super) async fn list(
     State(state): State<AppState>,
+    _user: RequestUser,
     ConnectRequest(_): ConnectRequest<pb::ListRequest>,
 ) -> Rpc<pb::ListResponse> {
     let processes = state

@@ -8,6 +8,10 @@
     reason = "test harness: each test binary uses a different subset, and a failed unwrap is a failed test"
 )]
 
+pub mod files;
+pub mod fs;
+pub mod process;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,6 +27,9 @@ pub struct Envd {
     pub base: String,
     /// Client with no overall timeout (streams may be long).
     pub http: reqwest::Client,
+    /// Holds the files envd would otherwise write on the machine (run dir,
+    /// hosts file, drop_caches); see [`Envd::start_with`].
+    scratch: tempfile::TempDir,
 }
 
 impl Envd {
@@ -33,9 +40,20 @@ impl Envd {
     }
 
     /// Like [`Envd::start`] with extra command-line arguments.
+    ///
+    /// envd never touches the machine's `/run/wrenn`, `/etc/hosts` or
+    /// `/proc/sys/vm/drop_caches` from tests: the run dir, hosts file and
+    /// drop_caches file default to files in [`Envd::scratch`] (the
+    /// reclaimer would otherwise drop the test machine's page cache). `args`
+    /// come later, so a test's own flags win.
     pub fn start_with(args: &[&str]) -> Self {
+        let scratch = tempfile::tempdir().expect("scratch dir");
+        let in_scratch = |name: &str| scratch.path().join(name).to_str().unwrap().to_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_envd"))
             .args(["--addr", "127.0.0.1:0"])
+            .args(["--run-dir", &in_scratch("run")])
+            .args(["--hosts-file", &in_scratch("hosts")])
+            .args(["--drop-caches", &in_scratch("drop_caches")])
             .args(args)
             .env(
                 "ENVD_LOG",
@@ -58,7 +76,18 @@ impl Envd {
             .unwrap_or_else(|| panic!("unexpected first line from envd: {line:?}"))
             .to_owned();
         let http = reqwest::Client::builder().build().expect("client");
-        Self { child, base, http }
+        Self {
+            child,
+            base,
+            http,
+            scratch,
+        }
+    }
+
+    /// The directory holding envd's default run dir (`run`), hosts file
+    /// (`hosts`) and drop_caches file (`drop_caches`).
+    pub fn scratch(&self) -> &std::path::Path {
+        self.scratch.path()
     }
 
     /// envd's pid (to inspect /proc).

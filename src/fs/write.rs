@@ -1,0 +1,510 @@
+//! Writing one uploaded file: parents created for the user, the content
+//! streamed to disk in constant memory, the result owned by the user.
+//!
+//! A regular file is written to a temporary file in the same directory and
+//! renamed over the target, so a failed or abandoned upload never leaves a
+//! partial file and readers never see one. An existing target's mode is
+//! kept. Targets that cannot be replaced by a rename are written in place
+//! (`O_TRUNC`, as the Go envd always does): devices, FIFOs, files on
+//! `/proc`, `/sys` and cgroup filesystems, hard-linked files (a rename would
+//! detach the other names), dangling symlinks, and files in directories
+//! where a temporary file cannot be created.
+
+use std::fs::{File, Metadata, OpenOptions, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt, fchown};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::statfs;
+use nix::unistd::{Gid, Uid};
+
+use super::dirs;
+
+/// Chunks in flight between the request and the writer thread.
+const CHANNEL_DEPTH: usize = 8;
+/// Write buffer of the writer thread.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Who the written file (and created parents) belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: Uid,
+    /// Group id.
+    pub gid: Gid,
+}
+
+/// Why a file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The parent directories could not be created.
+    #[error("error ensuring parent directories: {0}")]
+    Parents(#[from] dirs::Error),
+    /// The target is a directory.
+    #[error("path is a directory: {}", .0.display())]
+    IsDirectory(PathBuf),
+    /// No inode (or quota) left to create the file.
+    #[error("not enough inodes available: {0}")]
+    NoInodes(io::Error),
+    /// No space (or quota) left while writing.
+    #[error("{}not enough disk space available", .expected.map(|n| format!("attempted to write {n} bytes: ")).unwrap_or_default())]
+    NoSpace {
+        /// The announced size, when the client sent one.
+        expected: Option<u64>,
+    },
+    /// Reading the content from the client failed.
+    #[error("error reading request body: {0}")]
+    Source(io::Error),
+    /// Any other filesystem failure.
+    #[error("error {action} '{}': {source}", .path.display())]
+    Io {
+        /// What envd was doing.
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Whether `e` means the filesystem (or the user's quota) is full.
+fn is_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Writes everything `content` yields to `target` as `owner`. `expected`
+/// is the announced length, used only in the disk-full message. Returns the
+/// number of bytes written.
+pub async fn write_file<S>(
+    target: &Path,
+    owner: Owner,
+    expected: Option<u64>,
+    mut content: S,
+) -> Result<u64, Error>
+where
+    S: Stream<Item = io::Result<Bytes>> + Unpin,
+{
+    let prepared = {
+        let owned = target.to_owned();
+        tokio::task::spawn_blocking(move || prepare(&owned, owner))
+            .await
+            .map_err(joined(target))??
+    };
+    let Prepared {
+        file,
+        temp,
+        final_path,
+    } = prepared;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(File, u64)> {
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut written = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            out.write_all(&chunk)?;
+            written += chunk.len() as u64;
+        }
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        Ok((file, written))
+    });
+    let mut source_error = None;
+    while let Some(chunk) = content.next().await {
+        match chunk {
+            // A send error means the writer stopped; its result says why.
+            Ok(chunk) => {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                source_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+    if let Some(e) = source_error {
+        // `temp` is dropped here, removing the temporary file.
+        return Err(Error::Source(e));
+    }
+    let (file, written) = written.map_err(|e| {
+        if is_full(&e) {
+            Error::NoSpace { expected }
+        } else {
+            io_err("writing", &final_path)(e)
+        }
+    })?;
+    drop(file);
+    if let Some(temp) = temp {
+        let path = final_path.clone();
+        tokio::task::spawn_blocking(move || temp.commit(&path))
+            .await
+            .map_err(joined(target))?
+            .map_err(io_err("replacing", &final_path))?;
+    }
+    Ok(written)
+}
+
+/// A blocking task that panicked or was cancelled at shutdown.
+fn joined(path: &Path) -> impl FnOnce(tokio::task::JoinError) -> Error {
+    let path = path.to_owned();
+    move |e| Error::Io {
+        action: "writing",
+        path,
+        source: io::Error::other(e.to_string()),
+    }
+}
+
+/// An open destination and, when replacing, the temporary file to rename.
+struct Prepared {
+    file: File,
+    temp: Option<TempFile>,
+    final_path: PathBuf,
+}
+
+/// How the target gets its new content.
+enum Plan {
+    /// Write a temporary file and rename it over `path`, keeping the mode
+    /// of the `existing` file.
+    Replace {
+        path: PathBuf,
+        existing: Option<Metadata>,
+    },
+    /// Truncate and write the target itself.
+    InPlace {
+        /// Whether envd may change the owner (a regular file on a real filesystem).
+        chown: bool,
+    },
+}
+
+fn prepare(target: &Path, owner: Owner) -> Result<Prepared, Error> {
+    let parent = target.parent().unwrap_or(Path::new("/"));
+    dirs::ensure_dirs(parent, owner.uid, owner.gid)?;
+    match plan(target)? {
+        Plan::InPlace { chown } => in_place(target, owner, chown),
+        Plan::Replace { path, existing } => match TempFile::create(&path) {
+            Ok((file, temp)) => {
+                fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
+                    .map_err(io_err("changing the owner of", &path))?;
+                if let Some(existing) = existing {
+                    // After chown, which clears set-id bits.
+                    file.set_permissions(Permissions::from_mode(existing.mode() & 0o7777))
+                        .map_err(io_err("setting the mode of", &path))?;
+                }
+                Ok(Prepared {
+                    file,
+                    temp: Some(temp),
+                    final_path: path,
+                })
+            }
+            Err(e) if is_full(&e) => Err(Error::NoInodes(e)),
+            // No temporary file possible here (read-only directory, special
+            // filesystem): an existing file can still be written in place.
+            Err(_) if existing.is_some() => in_place(&path, owner, true),
+            Err(e) => Err(io_err("creating", target)(e)),
+        },
+    }
+}
+
+fn plan(target: &Path) -> Result<Plan, Error> {
+    let link = match std::fs::symlink_metadata(target) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Plan::Replace {
+                path: target.to_owned(),
+                existing: None,
+            });
+        }
+        Err(e) => return Err(io_err("checking", target)(e)),
+    };
+    let (path, meta) = if link.file_type().is_symlink() {
+        // Replace the file the link points to, keeping the link.
+        match std::fs::canonicalize(target)
+            .and_then(|real| Ok((real.clone(), std::fs::metadata(real)?)))
+        {
+            Ok(resolved) => resolved,
+            // Dangling: opening through the link creates its target.
+            Err(_) => return Ok(Plan::InPlace { chown: true }),
+        }
+    } else {
+        (target.to_owned(), link)
+    };
+    if meta.is_dir() {
+        return Err(Error::IsDirectory(target.to_owned()));
+    }
+    if !meta.is_file() {
+        return Ok(Plan::InPlace { chown: false });
+    }
+    if on_special_fs(&path) {
+        return Ok(Plan::InPlace { chown: false });
+    }
+    if meta.nlink() > 1 {
+        return Ok(Plan::InPlace { chown: true });
+    }
+    Ok(Plan::Replace {
+        path,
+        existing: Some(meta),
+    })
+}
+
+/// `/proc`, `/sys` and friends: files there are not replaced by renames.
+fn on_special_fs(path: &Path) -> bool {
+    const SPECIAL: [statfs::FsType; 7] = [
+        statfs::PROC_SUPER_MAGIC,
+        statfs::SYSFS_MAGIC,
+        statfs::CGROUP_SUPER_MAGIC,
+        statfs::CGROUP2_SUPER_MAGIC,
+        statfs::DEBUGFS_MAGIC,
+        statfs::SECURITYFS_MAGIC,
+        statfs::TRACEFS_MAGIC,
+    ];
+    statfs::statfs(path).is_ok_and(|s| SPECIAL.contains(&s.filesystem_type()))
+}
+
+/// Opens `target` with `O_TRUNC` (mode 0666 less the umask when created).
+/// `O_NONBLOCK` keeps a FIFO without a reader from blocking forever; it is
+/// cleared once open.
+fn in_place(target: &Path, owner: Owner, chown: bool) -> Result<Prepared, Error> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o666)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(target)
+        .map_err(|e| {
+            if is_full(&e) {
+                Error::NoInodes(e)
+            } else {
+                io_err("opening", target)(e)
+            }
+        })?;
+    let flags = fcntl(&file, FcntlArg::F_GETFL).map_err(|e| io_err("opening", target)(e.into()))?;
+    let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
+    fcntl(&file, FcntlArg::F_SETFL(flags)).map_err(|e| io_err("opening", target)(e.into()))?;
+    if chown {
+        fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
+            .map_err(io_err("changing the owner of", target))?;
+    }
+    Ok(Prepared {
+        file,
+        temp: None,
+        final_path: target.to_owned(),
+    })
+}
+
+/// A temporary file next to the target; removed on drop unless committed.
+struct TempFile {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl TempFile {
+    /// Creates `.<name>.<unique>.envd-upload` beside `target`, mode 0666
+    /// less the umask, like a fresh file.
+    fn create(target: &Path) -> io::Result<(File, Self)> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = target.parent().unwrap_or(Path::new("/"));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        // Stay below NAME_MAX whatever the target's name length.
+        let name: String = name.chars().take(200).collect();
+        loop {
+            let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = dir.join(format!(
+                ".{name}.{:x}{unique:x}{nanos:x}.envd-upload",
+                std::process::id()
+            ));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok((
+                        file,
+                        Self {
+                            path,
+                            committed: false,
+                        },
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Renames the temporary file over `target`. If the rename is refused
+    /// (the target is a mount point, say), copies the content in place.
+    fn commit(mut self, target: &Path) -> io::Result<()> {
+        if std::fs::rename(&self.path, target).is_ok() {
+            self.committed = true;
+            return Ok(());
+        }
+        let mut from = File::open(&self.path)?;
+        let mut to = OpenOptions::new().write(true).truncate(true).open(target)?;
+        io::copy(&mut from, &mut to)?;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed
+            && let Err(e) = std::fs::remove_file(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove temporary upload file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            uid: Uid::from_raw(65534),
+            gid: Gid::from_raw(65534),
+        }
+    }
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = io::Result<Bytes>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".envd-upload"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn creates_parents_and_owns_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("a/b/file.txt");
+        let n = write_file(&target, owner(), None, chunks(&[b"hello ", b"world"]))
+            .await
+            .unwrap();
+        assert_eq!(n, 11);
+        assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
+        let meta = std::fs::metadata(&target).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(
+            std::fs::metadata(tmp.path().join("a")).unwrap().uid(),
+            65534
+        );
+        assert!(leftovers(&tmp.path().join("a/b")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn replacing_keeps_mode_and_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("script.sh");
+        std::fs::write(&target, b"old content that is longer").unwrap();
+        std::fs::set_permissions(&target, Permissions::from_mode(0o750)).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_file(&link, owner(), None, chunks(&[b"new"]))
+            .await
+            .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o7777, 0o750);
+        assert!(leftovers(tmp.path()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn hard_links_are_written_in_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("a");
+        std::fs::write(&target, b"old").unwrap();
+        std::fs::hard_link(&target, tmp.path().join("b")).unwrap();
+        write_file(&target, owner(), None, chunks(&[b"new"]))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("b")).unwrap(), b"new");
+    }
+
+    #[tokio::test]
+    async fn directory_target_is_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = write_file(tmp.path(), owner(), None, chunks(&[b"x"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::IsDirectory(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn failing_source_leaves_the_old_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("keep.txt");
+        std::fs::write(&target, b"original").unwrap();
+        let content = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"partial")),
+            Err(io::Error::other("client went away")),
+        ]);
+        let err = write_file(&target, owner(), None, content)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Source(_)), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"original");
+        assert!(leftovers(tmp.path()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn devices_are_written_in_place() {
+        write_file(Path::new("/dev/null"), owner(), None, chunks(&[b"discard"]))
+            .await
+            .unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert_eq!(meta.uid(), 0, "device ownership untouched");
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            Error::NoSpace { expected: Some(10) }.to_string(),
+            "attempted to write 10 bytes: not enough disk space available"
+        );
+        assert_eq!(
+            Error::NoSpace { expected: None }.to_string(),
+            "not enough disk space available"
+        );
+    }
+}
