@@ -23,6 +23,8 @@ mod generated {
     }
 }
 
+pub mod wkt;
+
 pub use generated::{filesystem, process};
 
 /// Serialized `FileDescriptorSet` of every envd proto, for gRPC reflection.

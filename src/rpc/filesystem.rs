@@ -62,7 +62,7 @@ fn entry_to_pb(entry: EntryInfo) -> pb::EntryInfo {
         permissions: entry.permissions,
         owner: entry.owner,
         group: entry.group,
-        modified_time: entry.modified.map(|m| pbjson_types::Timestamp {
+        modified_time: entry.modified.map(|m| envd_proto::wkt::Timestamp {
             seconds: m.secs,
             nanos: i32::try_from(m.nanos).unwrap_or_default(),
         }),

@@ -186,8 +186,7 @@ pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 pub fn parse_utc(text: &str) -> (i64, u32) {
     let body = text
         .strip_suffix('Z')
-        .or_else(|| text.strip_suffix("+00:00"))
-        .unwrap_or_else(|| panic!("{text:?} is not UTC RFC 3339"));
+        .unwrap_or_else(|| panic!("{text:?} is not RFC 3339 with a Z suffix"));
     let (date, time) = body.split_once('T').expect("date T time");
     let num = |s: &str| -> i64 {
         s.parse()

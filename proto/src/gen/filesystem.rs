@@ -206,7 +206,7 @@ pub struct EntryInfo {
     pub group: ::prost::alloc::string::String,
     /// Modification time.
     #[prost(message, optional, tag = "9")]
-    pub modified_time: ::core::option::Option<::pbjson_types::Timestamp>,
+    pub modified_time: ::core::option::Option<crate::wkt::Timestamp>,
     /// Fully resolved symlink target, for symlinks only.
     #[prost(string, optional, tag = "10")]
     pub symlink_target: ::core::option::Option<::prost::alloc::string::String>,

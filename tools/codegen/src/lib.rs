@@ -32,9 +32,13 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
             config.protoc_executable(&protoc);
             // Output chunks move from the reader to the wire without copies.
             config.bytes(["."]);
+            // The SDKs accept only `Z` timestamps; pbjson-types writes `+00:00`.
+            config.extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp");
         })
         .with_pbjson_config(|builder| {
-            builder.ignore_unknown_fields();
+            builder
+                .ignore_unknown_fields()
+                .extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp");
         })
         .with_tonic()
         .with_tonic_client()
