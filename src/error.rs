@@ -222,7 +222,8 @@ fn fs_code(e: &fs::Error) -> Code {
         F::ExistsNotADirectory(_)
         | F::NotADirectory(_)
         | F::WatchNotADirectory(_)
-        | F::NetworkMount(_) => Code::InvalidArgument,
+        | F::NetworkMount(_)
+        | F::RemoveRoot => Code::InvalidArgument,
         F::CyclicSymlink(_) => Code::FailedPrecondition,
         F::Watch(_) | F::Dirs(_) => Code::Internal,
         F::Stat { source, .. }

@@ -32,6 +32,10 @@ pub enum Error {
     /// ListDir: resolving the path loops.
     #[error("cyclic symlink or chain >255 links at {}", .0.display())]
     CyclicSymlink(PathBuf),
+    /// Remove: the path is `/`. Wiping the whole machine is never what a
+    /// request meant (an empty or mistyped path is the usual cause).
+    #[error("refusing to remove the root directory")]
+    RemoveRoot,
     /// WatchDir/CreateWatcher: the path does not exist.
     #[error("path {} not found", .0.display())]
     WatchPathNotFound(PathBuf),

@@ -141,6 +141,9 @@ fn sorted_children(dir: &Path, is_root: bool) -> Result<Vec<OsString>, Error> {
 /// `rm -rf path`: files and symlinks are unlinked, directories removed
 /// with their contents. A missing path is success.
 pub fn remove(path: &Path) -> Result<(), Error> {
+    if path.parent().is_none() {
+        return Err(Error::RemoveRoot);
+    }
     let result = match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
         Ok(_) => std::fs::remove_file(path),
@@ -191,6 +194,11 @@ mod tests {
             names(&list_dir(t, 3).unwrap(), t),
             ["B", "a", "b", "b/sub-1", "b/sub-1/file.txt", "b/sub-2"]
         );
+    }
+
+    #[test]
+    fn remove_refuses_the_root() {
+        assert!(matches!(remove(Path::new("/")), Err(Error::RemoveRoot)));
     }
 
     #[test]
