@@ -6,7 +6,7 @@
 #
 # tests/interop/run.sh runs this with ENVD set to the envd it started. Each `example` line below is
 # a label, the regex the output must match, the exit status buf must return, and then the command
-# itself, verbatim (the README quotes these). `buf` is the one pinned in package.json.
+# itself, verbatim; README.md's `buf curl` section must list exactly these commands (checked last). `buf` is the one pinned in package.json.
 # Notes: --schema proto compiles proto/ locally; buf curl always sends binary protobuf (the JSON is
 # only how it prints messages), so Connect JSON is covered by protocol-matrix.mjs instead; gRPC
 # needs HTTP/2, which over plain http:// means --http2-prior-knowledge (h2c).
@@ -78,6 +78,18 @@ example reflection/unary '^\{' 0 \
   buf curl --protocol grpc --http2-prior-knowledge --data '{}' "$ENVD/process.Process/List"
 example reflection/stream "$START_OK" 0 \
   buf curl --protocol grpc --http2-prior-knowledge --data '{"process":{"cmd":"/bin/echo","args":["hi"]}}' "$ENVD/process.Process/Start"
+
+# --- The README's buf curl block lists exactly the commands above, verbatim ---
+script_cmds=$(grep -E '^  buf curl ' "$0" | sed 's/^  //' | sort)
+readme_cmds=$(awk '/^## Calling envd by hand/{on=1} on && /^buf curl /' README.md | sort)
+if [[ -n $script_cmds && $script_cmds == "$readme_cmds" ]]; then
+  passed=$((passed + 1))
+  echo "PASS buf-curl/readme-lists-these-commands"
+else
+  failed=$((failed + 1))
+  echo "FAIL buf-curl/readme-lists-these-commands: README.md and $0 differ:"
+  diff <(echo "$readme_cmds") <(echo "$script_cmds") | sed 's/^/    /'
+fi
 
 echo "# buf-curl: $passed passed, $failed failed, 0 skipped"
 [[ $failed -eq 0 ]]
