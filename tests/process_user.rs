@@ -115,7 +115,7 @@ async fn unknown_basic_user_is_unauthenticated_and_nothing_runs() {
         run.error(),
         Some((
             "unauthenticated".into(),
-            "user 'envd-nobody-here' does not exist".into()
+            "invalid username: 'envd-nobody-here'".into()
         ))
     );
     assert!(envd.live_pids().await.is_empty());

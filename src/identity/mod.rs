@@ -27,7 +27,7 @@ pub struct User {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No passwd entry.
-    #[error("user '{0}' does not exist")]
+    #[error("invalid username: '{0}'")]
     UnknownUser(String),
     /// The lookup itself failed.
     #[error("error looking up user '{name}': {source}")]
