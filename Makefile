@@ -11,7 +11,7 @@ help: ## List the tasks
 .PHONY: run
 run: ## Build envd and run it on $(ADDR)
 	$(CARGO) build --release --bin envd
-	./target/release/envd --addr $(ADDR)
+	$${CARGO_TARGET_DIR:-./target}/release/envd --addr $(ADDR)
 
 .PHONY: build
 build: ## Debug build of the whole workspace

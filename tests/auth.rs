@@ -255,7 +255,11 @@ async fn matrix_with_a_token_set() {
             let body: serde_json::Value = resp.json().await.unwrap();
             assert_eq!(
                 body,
-                json!({"code": 401, "message": GUARD_MESSAGE}),
+                json!({
+                    "code": 401,
+                    "message": GUARD_MESSAGE,
+                    "reason": "ERROR_REASON_ACCESS_TOKEN_INVALID"
+                }),
                 "{what}"
             );
         }

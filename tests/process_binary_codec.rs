@@ -154,8 +154,14 @@ async fn binary_unary_list_and_errors() {
         .unary_proto("process.Process/CloseStdin", request.encode_to_vec())
         .await;
     assert_eq!(status, 404);
+    let body = serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+    assert_eq!(body["code"], "not_found", "{body}");
     assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
-        json!({"code": "not_found", "message": "process with pid 999999999 not found"})
+        body["message"], "process with pid 999999999 not found",
+        "{body}"
+    );
+    assert_eq!(
+        body["details"][0]["type"], "envd.common.v1.ErrorDetail",
+        "{body}"
     );
 }

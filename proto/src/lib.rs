@@ -21,11 +21,19 @@ mod generated {
     pub mod filesystem {
         include!("gen/filesystem.rs");
     }
+    /// Versioned packages of envd's own (`envd.<area>.v1`).
+    pub mod envd {
+        pub mod common {
+            pub mod v1 {
+                include!("gen/envd.common.v1.rs");
+            }
+        }
+    }
 }
 
 pub mod wkt;
 
-pub use generated::{filesystem, process};
+pub use generated::{envd, filesystem, process};
 
 /// Serialized `FileDescriptorSet` of every envd proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor.bin");

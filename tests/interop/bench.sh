@@ -22,7 +22,7 @@ if [[ -z ${ENVD_BIN:-} ]]; then
   else
     cargo build --quiet --bin envd
   fi
-  ENVD_BIN=./target/$PROFILE/envd
+  ENVD_BIN=${CARGO_TARGET_DIR:-./target}/$PROFILE/envd
 fi
 rm -rf .tmp/interop-gen
 node_modules/.bin/tsc -p tests/interop/tsconfig.json

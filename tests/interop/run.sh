@@ -55,7 +55,7 @@ if [[ -n ${ENVD_BIN:-} ]]; then
 else
   log "cargo build --bin envd"
   cargo build --quiet --bin envd >&2 || exit 1
-  ENVD_BIN=./target/debug/envd
+  ENVD_BIN=${CARGO_TARGET_DIR:-./target}/debug/envd
 fi
 log "tsc: sdk-ts/src/gen -> .tmp/interop-gen"
 rm -rf .tmp/interop-gen

@@ -13,7 +13,11 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The proto files that make up the wire contract, relative to `proto_dir`.
-pub const PROTOS: &[&str] = &["process/process.proto", "filesystem/filesystem.proto"];
+pub const PROTOS: &[&str] = &[
+    "process/process.proto",
+    "filesystem/filesystem.proto",
+    "envd/common/v1/error.proto",
+];
 
 /// Regenerates the Rust code for every file in [`PROTOS`] into `out_dir`,
 /// replacing whatever was there.

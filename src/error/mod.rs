@@ -11,6 +11,11 @@ use connectrpc_axum::{Code, ConnectError};
 use crate::http::files;
 use crate::{auth, fs, host, identity, process};
 
+mod reason;
+
+/// The Connect error-detail type envd attaches to every RPC error.
+const DETAIL_TYPE: &str = "envd.common.v1.ErrorDetail";
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -175,7 +180,11 @@ impl From<Error> for ConnectError {
         if code == Code::Internal || code == Code::Unknown {
             tracing::warn!(error = %err, ?code, "request failed");
         }
+        let detail = envd_proto::envd::common::v1::ErrorDetail {
+            reason: err.reason().into(),
+        };
         ConnectError::new(code, err.message())
+            .add_detail(DETAIL_TYPE, prost::Message::encode_to_vec(&detail))
     }
 }
 
@@ -254,15 +263,22 @@ pub struct HttpErrorBody {
     pub code: u16,
     /// What went wrong.
     pub message: String,
+    /// The `envd.common.v1.ErrorReason` value name.
+    pub reason: &'static str,
 }
 
-/// Builds the JSON error response for `status` and `message`.
-pub fn http_error(status: StatusCode, message: String) -> Response {
+/// Builds the JSON error response for `status`, `message` and `reason`.
+pub fn http_error(
+    status: StatusCode,
+    message: String,
+    reason: envd_proto::envd::common::v1::ErrorReason,
+) -> Response {
     let mut response = (
         status,
         axum::Json(HttpErrorBody {
             code: status.as_u16(),
             message,
+            reason: reason.as_str_name(),
         }),
     )
         .into_response();
@@ -304,6 +320,7 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::warn!(error = %self, %status, "request failed");
         }
-        http_error(status, self.message())
+        let reason = self.reason();
+        http_error(status, self.message(), reason)
     }
 }
