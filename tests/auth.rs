@@ -377,3 +377,26 @@ async fn cors_preflight_passes_and_rejections_carry_cors_headers() {
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
 }
+
+/// A rejected request's body is read before the 401 goes out, so an HTTP/1.1
+/// client still writing a large body gets the 401 on a live connection
+/// instead of a reset (closing a socket with unread input sends RST).
+#[tokio::test]
+async fn rejection_reads_the_body_so_http1_clients_get_the_401() {
+    let envd = with_token().await;
+    let client = reqwest::Client::builder().http1_only().build().unwrap();
+    let body = vec![b' '; 4 * 1024 * 1024];
+    for attempt in 0..10 {
+        let resp = client
+            .post(envd.url("/filesystem.Filesystem/Stat"))
+            .header("content-type", "application/json")
+            .header("x-access-token", "wrong")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: {e:?}"));
+        assert_eq!(resp.status(), 401, "attempt {attempt}");
+        let json: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(json["reason"], "ERROR_REASON_ACCESS_TOKEN_INVALID");
+    }
+}

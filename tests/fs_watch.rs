@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::Envd;
+use support::files::upload;
 use support::fs::{inotify_fds_become, pairs, s, scratch_dir};
 
 fn watch_request(path: &std::path::Path, recursive: bool) -> serde_json::Value {
@@ -41,6 +42,39 @@ async fn start_first_then_relative_events_in_op_order() {
             || seen == pairs(&[("a.txt", "CHMOD"), ("a.txt", "REMOVE")]),
         "{seen:?}"
     );
+}
+
+/// Uploads land through a temporary file and a rename; watchers see the
+/// file appear and be written under its own name, never the temporary.
+#[tokio::test]
+async fn uploads_show_as_create_and_write_of_the_target_only() {
+    let envd = Envd::start();
+    let dir = scratch_dir();
+    let mut watch = envd.watch(watch_request(dir.path(), false), &[]).await;
+    let target = dir.path().join("up.txt");
+    let octet = [("content-type", "application/octet-stream")];
+    for round in ["new", "overwrite"] {
+        let reply = upload(
+            &envd,
+            &[("path", s(&target))],
+            &octet,
+            round.as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{round}");
+        std::fs::write(dir.path().join(format!("marker-{round}")), b"").unwrap();
+        let seen = watch.until(&format!("marker-{round}"), "CREATE").await;
+        assert_eq!(
+            seen,
+            pairs(&[
+                ("up.txt", "CREATE"),
+                ("up.txt", "WRITE"),
+                (&format!("marker-{round}"), "CREATE"),
+            ]),
+            "{round}"
+        );
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"overwrite");
 }
 
 #[tokio::test]

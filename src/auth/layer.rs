@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures::future::{Either, Ready, ready};
+use futures::future::{BoxFuture, Either};
 use http::{Method, Request};
 
 use super::AccessToken;
@@ -81,7 +81,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -91,9 +91,11 @@ where
         if allowed(&self.token, &request) {
             Either::Left(self.inner.call(request))
         } else {
-            Either::Right(ready(Ok(
-                crate::error::Error::from(Unauthorized).into_response()
-            )))
+            let body = request.into_body().into_data_stream();
+            Either::Right(Box::pin(async move {
+                crate::http::drain::discard(body).await;
+                Ok(crate::error::Error::from(Unauthorized).into_response())
+            }))
         }
     }
 }

@@ -309,6 +309,16 @@ fn in_place(target: &Path, owner: Owner, chown: bool) -> Result<Prepared, Error>
     })
 }
 
+/// Whether `name` is one of the temporary files uploads are written to
+/// before they are renamed into place (watchers leave them out).
+pub fn is_upload_temp(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b".") && name.ends_with(TEMP_SUFFIX.as_bytes())
+}
+
+/// The suffix of upload temporary files.
+const TEMP_SUFFIX: &str = ".envd-upload";
+
 /// A temporary file next to the target; removed on drop unless committed.
 struct TempFile {
     path: PathBuf,
@@ -333,7 +343,7 @@ impl TempFile {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let path = dir.join(format!(
-                ".{name}.{:x}{unique:x}{nanos:x}.envd-upload",
+                ".{name}.{:x}{unique:x}{nanos:x}{TEMP_SUFFIX}",
                 std::process::id()
             ));
             match OpenOptions::new()

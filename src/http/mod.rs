@@ -1,5 +1,6 @@
 //! Plain-HTTP endpoints, one file per resource.
 
+pub mod drain;
 mod envs;
 pub mod files;
 mod health;

@@ -59,8 +59,15 @@ struct Tree {
     /// event may still be queued; those duplicates are dropped. Cleared
     /// whenever the kernel queue has been drained.
     scanned: HashSet<PathBuf>,
+    /// Rename cookies of upload temporaries moved away: their `MOVED_TO`
+    /// is an upload landing on its name.
+    upload_cookies: HashSet<u32>,
     names: Names,
 }
+
+/// Cookies kept at most (a temporary renamed out of the tree never
+/// delivers its `MOVED_TO`).
+const UPLOAD_COOKIES: usize = 1024;
 
 /// Arms the watches on `dir` and spawns the task that reads them.
 pub(super) fn spawn(
@@ -76,6 +83,7 @@ pub(super) fn spawn(
         watches: inotify.watches(),
         dirs: HashMap::new(),
         scanned: HashSet::new(),
+        upload_cookies: HashSet::new(),
         names: Names::default(),
     };
     // The root itself may be a symlink: follow it.
@@ -259,6 +267,24 @@ impl Tree {
         let Some(dir) = self.dirs.get(&event.wd) else {
             return Ok(());
         };
+        let is_dir = mask.contains(EventMask::ISDIR);
+        // An upload writes a temporary file and renames it into place:
+        // watchers see the file appear and be written under its own name,
+        // as with an in-place write, and never the temporary.
+        if let Some(name) = &event.name
+            && !is_dir
+            && crate::fs::write::is_upload_temp(name)
+        {
+            if mask.contains(EventMask::MOVED_FROM) {
+                if self.upload_cookies.len() >= UPLOAD_COOKIES {
+                    self.upload_cookies.clear();
+                }
+                self.upload_cookies.insert(event.cookie);
+            }
+            return Ok(());
+        }
+        let upload_landed =
+            mask.contains(EventMask::MOVED_TO) && self.upload_cookies.remove(&event.cookie);
         let relative = match &event.name {
             Some(name) => dir.join(name),
             // A subdirectory's own events repeat what its parent reports
@@ -266,7 +292,6 @@ impl Tree {
             None if dir.as_os_str().is_empty() => PathBuf::new(),
             None => return Ok(()),
         };
-        let is_dir = mask.contains(EventMask::ISDIR);
         for (kinds, op) in OP_ORDER {
             if !mask.intersects(kinds) {
                 continue;
@@ -284,6 +309,10 @@ impl Tree {
                     _ => {}
                 }
             }
+        }
+        if upload_landed {
+            let written = self.event(&relative, Op::Write);
+            out.push(written);
         }
         Ok(())
     }

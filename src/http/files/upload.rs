@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use axum::Json;
@@ -119,28 +118,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &axum::http::HeaderName) -> Option<&
 struct Shared(Arc<Mutex<Content>>);
 
 impl Shared {
-    /// At most this much is discarded after a failure…
-    const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-    /// …for at most this long; then the connection is closed instead.
-    const DRAIN_TIME: Duration = Duration::from_secs(5);
-
     fn new(body: Body) -> Self {
         Self(Arc::new(Mutex::new(
             body.into_data_stream().map_err(io::Error::other).boxed(),
         )))
     }
 
-    async fn drain(mut self) {
-        let discard = async {
-            let mut left = Self::DRAIN_LIMIT;
-            while let Some(Ok(chunk)) = self.next().await {
-                left = left.saturating_sub(chunk.len() as u64);
-                if left == 0 {
-                    break;
-                }
-            }
-        };
-        drop(tokio::time::timeout(Self::DRAIN_TIME, discard).await);
+    async fn drain(self) {
+        crate::http::drain::discard(self).await;
     }
 }
 
