@@ -1,0 +1,17 @@
+/** Everything both entries export besides their `Envd` class. */
+export { EnvdClient } from "./client.js";
+export type { InitOptions, Metrics } from "./client.js";
+export { CommandHandle, Commands } from "./commands.js";
+export type { CommandResult, ProcessInfo, ProcessOptions, RunOptions, SignalName, SpawnOptions } from "./commands.js";
+export type { CallOptions, EnvdOptions, UserCallOptions } from "./connection.js";
+export { Code, EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "./errors.js";
+export type { EnvdErrorOptions } from "./errors.js";
+export { Files } from "./files.js";
+export type { ReadOptions, SignedUrlOptions, WriteData, WriteInfo } from "./files.js";
+export { Filesystem, WatchHandle } from "./filesystem.js";
+export type { EntryInfo, EntryType, FilesystemEvent, FilesystemEventType, ListOptions, WatchOptions } from "./filesystem.js";
+export type { OutputCallbacks, OutputChunk, ProcessExit, Selector } from "./process.js";
+export { Pty, PtyHandle } from "./pty.js";
+export type { PtyOptions, PtyResult, PtySize } from "./pty.js";
+export { fileSignature } from "./signing.js";
+export type { FileOperation, SignatureInput } from "./signing.js";

@@ -1,0 +1,167 @@
+/**
+ * The SDK's one error type. Every failure, RPC or plain HTTP, surfaces as an
+ * {@link EnvdError} carrying a Connect {@link Code}; callers branch on `code`
+ * (and `httpStatus` for `/files`, `/init` & co.), never on message text.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+import { ErrorDetailSchema, ErrorReason } from "./gen/envd/common/v1/error_pb.js";
+
+export { Code, ErrorReason };
+
+/** Connect code names as they appear on the wire (`not_found`, …). */
+const CODE_NAMES: Record<Code, string> = {
+  [Code.Canceled]: "canceled",
+  [Code.Unknown]: "unknown",
+  [Code.InvalidArgument]: "invalid_argument",
+  [Code.DeadlineExceeded]: "deadline_exceeded",
+  [Code.NotFound]: "not_found",
+  [Code.AlreadyExists]: "already_exists",
+  [Code.PermissionDenied]: "permission_denied",
+  [Code.ResourceExhausted]: "resource_exhausted",
+  [Code.FailedPrecondition]: "failed_precondition",
+  [Code.Aborted]: "aborted",
+  [Code.OutOfRange]: "out_of_range",
+  [Code.Unimplemented]: "unimplemented",
+  [Code.Internal]: "internal",
+  [Code.Unavailable]: "unavailable",
+  [Code.DataLoss]: "data_loss",
+  [Code.Unauthenticated]: "unauthenticated",
+};
+
+/** The wire name of a Connect code, e.g. `Code.NotFound` → `"not_found"`. */
+export function codeName(code: Code): string {
+  return CODE_NAMES[code];
+}
+
+/**
+ * The Connect code a plain-HTTP status maps to (envd's `/files`, `/init`,
+ * `/health`, … endpoints answer with HTTP statuses, not Connect codes).
+ */
+export function codeFromHttpStatus(status: number): Code {
+  switch (status) {
+    case 400:
+      return Code.InvalidArgument;
+    case 401:
+      return Code.Unauthenticated;
+    case 403:
+      return Code.PermissionDenied;
+    case 404:
+      return Code.NotFound;
+    case 408:
+    case 504:
+      return Code.DeadlineExceeded;
+    case 409:
+      return Code.AlreadyExists;
+    case 416:
+      return Code.OutOfRange;
+    case 429:
+    case 507:
+      return Code.ResourceExhausted;
+    case 499:
+      return Code.Canceled;
+    case 500:
+      return Code.Internal;
+    case 501:
+      return Code.Unimplemented;
+    case 502:
+    case 503:
+      return Code.Unavailable;
+    default:
+      return Code.Unknown;
+  }
+}
+
+/** Options of {@link EnvdError}. */
+export interface EnvdErrorOptions {
+  /** HTTP status of a failed plain-HTTP request (`/files`, `/init`, …). */
+  httpStatus?: number;
+  /** envd's finer reason (from the error detail, or an HTTP body's `reason`). */
+  reason?: ErrorReason;
+  /** The underlying error, when there is one. */
+  cause?: unknown;
+}
+
+/** Any failure reported by the SDK. */
+export class EnvdError extends Error {
+  /** The Connect code (for plain-HTTP failures: mapped from `httpStatus`). */
+  readonly code: Code;
+  /** HTTP status of a failed plain-HTTP request; absent for RPC failures. */
+  readonly httpStatus: number | undefined;
+  /**
+   * Why, finer than `code` (a missing path and a missing process are both
+   * `NotFound`); `ErrorReason.UNSPECIFIED` when envd gave none.
+   */
+  readonly reason: ErrorReason;
+
+  constructor(code: Code, message: string, options: EnvdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EnvdError";
+    this.code = code;
+    this.httpStatus = options.httpStatus;
+    this.reason = options.reason ?? ErrorReason.UNSPECIFIED;
+  }
+
+  /** The code's wire name (`"not_found"`, `"unavailable"`, …). */
+  get codeName(): string {
+    return codeName(this.code);
+  }
+
+  /** The reason's proto name (`"ERROR_REASON_PATH_NOT_FOUND"`), absent when unspecified. */
+  get reasonName(): string | undefined {
+    if (this.reason === ErrorReason.UNSPECIFIED) {
+      return undefined;
+    }
+    // A reason newer than this SDK has no name here.
+    const short = (ErrorReason as Record<number, string | undefined>)[this.reason];
+    return short === undefined ? undefined : `ERROR_REASON_${short}`;
+  }
+
+  /**
+   * Converts anything thrown by a transport, `fetch` or a stream into an
+   * `EnvdError` (returned unchanged when it already is one).
+   */
+  static from(reason: unknown): EnvdError {
+    if (reason instanceof EnvdError) {
+      return reason;
+    }
+    if (reason instanceof ConnectError) {
+      const detail = reason.findDetails(ErrorDetailSchema)[0];
+      return new EnvdError(reason.code, reason.rawMessage, { cause: reason, reason: detail?.reason });
+    }
+    if (isNamed(reason, "TimeoutError")) {
+      return new EnvdError(Code.DeadlineExceeded, "the operation timed out", { cause: reason });
+    }
+    if (isNamed(reason, "AbortError")) {
+      return new EnvdError(Code.Canceled, "the operation was aborted", { cause: reason });
+    }
+    const message = reason instanceof Error ? reason.message : String(reason);
+    return new EnvdError(Code.Unavailable, `request failed: ${message}`, { cause: reason });
+  }
+}
+
+function isNamed(reason: unknown, name: string): boolean {
+  return typeof reason === "object" && reason !== null && "name" in reason && reason.name === name;
+}
+
+/** The reason named `name` in an HTTP error body (`"ERROR_REASON_…"`). */
+export function reasonFromName(name: unknown): ErrorReason | undefined {
+  if (typeof name !== "string") {
+    return undefined;
+  }
+  const short = name.replace(/^ERROR_REASON_/, "");
+  if (short === name || !Object.hasOwn(ErrorReason, short)) {
+    return undefined;
+  }
+  const reason = ErrorReason[short as keyof typeof ErrorReason];
+  return typeof reason === "number" ? reason : undefined;
+}
+
+/** Runs `fn`, turning whatever it throws into an {@link EnvdError}. */
+export async function wrapErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw EnvdError.from(e);
+  }
+}

@@ -1,0 +1,54 @@
+/** The error type's mappings, without a server. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { Code, ConnectError } from "@connectrpc/connect";
+
+import { reasonFromName } from "../src/errors.js";
+import { EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "../src/node.js";
+
+describe("EnvdError", () => {
+  it("maps HTTP statuses as PROTOCOL.md says", () => {
+    const table: [number, Code][] = [
+      [400, Code.InvalidArgument],
+      [401, Code.Unauthenticated],
+      [403, Code.PermissionDenied],
+      [404, Code.NotFound],
+      [409, Code.AlreadyExists],
+      [416, Code.OutOfRange],
+      [429, Code.ResourceExhausted],
+      [500, Code.Internal],
+      [502, Code.Unavailable],
+      [503, Code.Unavailable],
+      [507, Code.ResourceExhausted],
+    ];
+    for (const [status, code] of table) {
+      assert.equal(codeFromHttpStatus(status), code, `HTTP ${status}`);
+    }
+  });
+
+  it("names codes as on the wire", () => {
+    assert.equal(codeName(Code.NotFound), "not_found");
+    assert.equal(codeName(Code.DeadlineExceeded), "deadline_exceeded");
+    assert.equal(new EnvdError(Code.Unavailable, "x").codeName, "unavailable");
+  });
+
+  it("keeps Connect's code and raw message, and reads reasons by name", () => {
+    const e = EnvdError.from(new ConnectError("no such thing", Code.NotFound));
+    assert.equal(e.code, Code.NotFound);
+    assert.equal(e.message, "no such thing");
+    assert.equal(e.httpStatus, undefined);
+    assert.equal(e.reason, ErrorReason.UNSPECIFIED);
+    assert.equal(e.reasonName, undefined);
+    assert.equal(reasonFromName("ERROR_REASON_NO_SPACE"), ErrorReason.NO_SPACE);
+    assert.equal(reasonFromName("NO_SPACE"), undefined);
+    assert.equal(reasonFromName("ERROR_REASON_NOPE"), undefined);
+    assert.equal(new EnvdError(Code.Internal, "x", { reason: ErrorReason.NO_SPACE }).reasonName, "ERROR_REASON_NO_SPACE");
+  });
+
+  it("classifies aborts, timeouts and network failures", () => {
+    assert.equal(EnvdError.from(new DOMException("x", "AbortError")).code, Code.Canceled);
+    assert.equal(EnvdError.from(new DOMException("x", "TimeoutError")).code, Code.DeadlineExceeded);
+    assert.equal(EnvdError.from(new TypeError("fetch failed")).code, Code.Unavailable);
+  });
+});
