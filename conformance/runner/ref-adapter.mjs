@@ -1,0 +1,493 @@
+#!/usr/bin/env node
+// Reference adapter: implements the conformance adapter protocol
+// (conformance/PROTOCOL.md) directly on envd's wire protocol (Connect JSON
+// over fetch, plain HTTP for /files), without any SDK. It exists to check
+// the cases themselves against envd; SDK adapters live in
+// conformance/adapters/<sdk>/. Run the suite with it:
+//   node conformance/runner/run.mjs --sdk ref
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+
+const BASE = process.env.ENVD_URL;
+if (!BASE) { process.stderr.write('ENVD_URL is not set\n'); process.exit(2); }
+
+const HTTP_CODES = {
+  400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found',
+  409: 'already_exists', 416: 'out_of_range', 429: 'resource_exhausted', 500: 'internal',
+  502: 'unavailable', 503: 'unavailable', 507: 'resource_exhausted',
+};
+
+class OpError extends Error {
+  constructor(code, message, httpStatus) {
+    super(message);
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+let client = { url: BASE, accessToken: null, user: null, keepaliveIntervalMs: null };
+const handles = new Map();
+let nextHandle = 1;
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+function headers(extra = {}, opts = {}) {
+  const h = { ...extra };
+  if (client.accessToken) h['X-Access-Token'] = client.accessToken;
+  const user = opts.user ?? client.user;
+  if (user) h.Authorization = `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
+  return h;
+}
+
+async function unary(path, body, opts = {}) {
+  const res = await fetch(`${client.url}/${path}`, {
+    method: 'POST',
+    headers: headers({ 'Content-Type': 'application/json' }, opts),
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200) {
+    let j = {};
+    try { j = JSON.parse(text); } catch { /* not JSON */ }
+    throw new OpError(typeof j.code === 'string' ? j.code : HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
+  }
+  return text ? JSON.parse(text) : {};
+}
+
+/** Server stream: calls onMsg(json) per message; resolves at end-stream, rejects with OpError. */
+function serverStream(path, body, onMsg, opts = {}) {
+  const ac = new AbortController();
+  const h = headers({ 'Content-Type': 'application/connect+json' }, opts);
+  if (opts.timeoutMs) h['Connect-Timeout-Ms'] = String(opts.timeoutMs);
+  const ka = client.keepaliveIntervalMs;
+  h['Keepalive-Ping-Interval'] = String(ka ? Math.max(1, Math.ceil(ka / 1000)) : 50);
+  const payload = Buffer.from(JSON.stringify(body));
+  const env = Buffer.alloc(5 + payload.length);
+  env.writeUInt8(0, 0);
+  env.writeUInt32BE(payload.length, 1);
+  payload.copy(env, 5);
+  let stalled = false;
+  let watchdog = null;
+  const arm = () => {
+    if (!ka) return;
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => { stalled = true; ac.abort(); }, ka * 3);
+  };
+  const done = (async () => {
+    arm();
+    try {
+      const res = await fetch(`${client.url}/${path}`, { method: 'POST', headers: h, body: env, signal: ac.signal });
+      if (res.status !== 200) {
+        const text = await res.text();
+        let j = {};
+        try { j = JSON.parse(text); } catch { /* not JSON */ }
+        throw new OpError(typeof j.code === 'string' ? j.code : HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
+      }
+      let buf = Buffer.alloc(0);
+      for await (const chunk of res.body) {
+        arm();
+        buf = Buffer.concat([buf, Buffer.from(chunk)]);
+        while (buf.length >= 5) {
+          const len = buf.readUInt32BE(1);
+          if (buf.length < 5 + len) break;
+          const flags = buf[0];
+          const msg = JSON.parse(buf.subarray(5, 5 + len).toString() || '{}');
+          buf = buf.subarray(5 + len);
+          if (flags & 2) {
+            if (msg.error) throw new OpError(msg.error.code ?? 'unknown', msg.error.message ?? '');
+            return;
+          }
+          onMsg(msg);
+        }
+      }
+      throw new OpError('internal', 'stream ended without end-stream message');
+    } catch (e) {
+      if (e instanceof OpError) throw e;
+      if (stalled) throw new OpError('unavailable', `stream stalled: no keepalive within ${ka * 3} ms`);
+      if (ac.signal.aborted) throw new OpError('canceled', 'stream canceled');
+      throw new OpError('unavailable', String(e.cause?.message ?? e.message));
+    } finally {
+      clearTimeout(watchdog);
+    }
+  })();
+  return { done, abort: () => ac.abort() };
+}
+
+function procConfig(a) {
+  const p = { cmd: a.cmd, args: a.args ?? [], envs: a.envs ?? {} };
+  if (a.cwd !== undefined) p.cwd = a.cwd;
+  return p;
+}
+
+function selector(a) {
+  if (a.pid !== undefined) return { pid: Number(a.pid) };
+  if (a.tag !== undefined) return { tag: a.tag };
+  if (a.handle !== undefined) return { pid: getHandle(a.handle).pid };
+  throw new OpError('invalid_argument', 'pid, tag or handle required');
+}
+
+function getHandle(id) {
+  const h = handles.get(id);
+  if (!h) throw new OpError('invalid_argument', `unknown handle ${id}`);
+  return h;
+}
+
+/** Starts a process stream (Start or Connect); resolves with the handle once the start event arrived. */
+function attach(path, body, opts) {
+  const h = { id: `h${nextHandle++}`, pid: null, stdout: [], stderr: [], pty: [], end: null, error: null, finished: false };
+  let started;
+  const startP = new Promise((resolve, reject) => { started = { resolve, reject }; });
+  const s = serverStream(path, body, (msg) => {
+    const ev = msg.event ?? {};
+    if (ev.start) { h.pid = ev.start.pid; started.resolve(); }
+    if (ev.data) {
+      if (ev.data.stdout) h.stdout.push(Buffer.from(ev.data.stdout, 'base64'));
+      if (ev.data.stderr) h.stderr.push(Buffer.from(ev.data.stderr, 'base64'));
+      if (ev.data.pty) h.pty.push(Buffer.from(ev.data.pty, 'base64'));
+    }
+    if (ev.end) h.end = ev.end;
+  }, opts);
+  h.abort = s.abort;
+  h.done = s.done.then(() => { h.finished = true; }, (e) => { h.finished = true; h.error = e; });
+  h.done.then(() => started.reject(h.error ?? new OpError('internal', 'stream ended before start')));
+  handles.set(h.id, h);
+  return startP.then(() => h);
+}
+
+function result(h) {
+  const e = h.end ?? {};
+  const r = {
+    exitCode: e.exitCode ?? 0,
+    stdout: Buffer.concat(h.stdout).toString(),
+    stderr: Buffer.concat(h.stderr).toString(),
+    exited: e.exited ?? false,
+    status: e.status ?? '',
+  };
+  if (e.error) r.error = e.error;
+  return r;
+}
+
+async function waitDone(h, timeoutMs) {
+  const t = Number(timeoutMs ?? 60000);
+  const timer = sleep(t).then(() => 'timeout');
+  if (await Promise.race([h.done.then(() => 'done'), timer]) === 'timeout') {
+    throw new OpError('deadline_exceeded', `not finished within ${t} ms`);
+  }
+  if (h.error) throw h.error;
+  if (!h.end) throw new OpError('internal', 'stream ended without an end event');
+}
+
+async function readUntil(h, field, contains, timeoutMs) {
+  const deadline = Date.now() + Number(timeoutMs ?? 10000);
+  for (;;) {
+    const text = Buffer.concat(h[field]).toString();
+    if (text.includes(contains)) return text;
+    if (h.finished) throw h.error ?? new OpError('deadline_exceeded', `stream ended without ${JSON.stringify(contains)}`);
+    if (Date.now() > deadline) throw new OpError('deadline_exceeded', `${JSON.stringify(contains)} not seen`);
+    await sleep(20);
+  }
+}
+
+const FILE_TYPES = { FILE_TYPE_FILE: 'file', FILE_TYPE_DIRECTORY: 'dir', FILE_TYPE_SYMLINK: 'symlink' };
+function entry(e) {
+  const out = {
+    name: e.name, type: FILE_TYPES[e.type] ?? 'unspecified', path: e.path, size: Number(e.size ?? 0),
+    mode: e.mode ?? 0, permissions: e.permissions, owner: e.owner, group: e.group, modifiedTime: e.modifiedTime,
+  };
+  if (e.symlinkTarget !== undefined) out.symlinkTarget = e.symlinkTarget;
+  return out;
+}
+const EVENT_TYPES = {
+  EVENT_TYPE_CREATE: 'create', EVENT_TYPE_WRITE: 'write', EVENT_TYPE_REMOVE: 'remove', EVENT_TYPE_RENAME: 'rename', EVENT_TYPE_CHMOD: 'chmod',
+};
+
+async function httpError(res) {
+  const text = await res.text();
+  let j = {};
+  try { j = JSON.parse(text); } catch { /* not JSON */ }
+  return new OpError(HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
+}
+
+function filesUrl(path, user, extra = {}) {
+  const u = new URL('/files', client.url);
+  if (path !== undefined) u.searchParams.set('path', path);
+  if (user) u.searchParams.set('username', user);
+  for (const [k, v] of Object.entries(extra)) u.searchParams.set(k, v);
+  return u;
+}
+
+function signedUrl(a, operation) {
+  const u = filesUrl(a.path, a.user);
+  if (client.accessToken) {
+    const exp = a.expiresInSeconds ? Math.floor(Date.now() / 1000) + Number(a.expiresInSeconds) : null;
+    const raw = `${a.path ?? ''}:${operation}:${a.user ?? ''}:${client.accessToken}${exp !== null ? `:${exp}` : ''}`;
+    const sig = `v1_${createHash('sha256').update(raw).digest('base64').replace(/=+$/, '')}`;
+    u.searchParams.set('signature', sig);
+    if (exp !== null) u.searchParams.set('signature_expiration', String(exp));
+  }
+  return u.toString();
+}
+
+function filesHttpHeaders() {
+  const h = {};
+  if (client.accessToken) h['X-Access-Token'] = client.accessToken;
+  return h;
+}
+
+const ops = {
+  async 'client.configure'(a) {
+    client = { url: a.url ?? BASE, accessToken: a.accessToken ?? null, user: a.user ?? null, keepaliveIntervalMs: a.keepaliveIntervalMs ?? null };
+    return {};
+  },
+  async health() {
+    const res = await fetch(`${client.url}/health`);
+    if (!res.ok) throw await httpError(res);
+    return res.json();
+  },
+  async metrics() {
+    const res = await fetch(`${client.url}/metrics`, { headers: headers() });
+    if (!res.ok) throw await httpError(res);
+    return res.json();
+  },
+  async envs() {
+    const res = await fetch(`${client.url}/envs`, { headers: headers() });
+    if (!res.ok) throw await httpError(res);
+    return res.json();
+  },
+  async init(a) {
+    const body = {};
+    for (const k of ['accessToken', 'envVars', 'defaultUser', 'defaultWorkdir', 'timestamp']) if (a[k] !== undefined) body[k] = a[k];
+    const res = await fetch(`${client.url}/init`, { method: 'POST', headers: { ...headers(), 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 204) throw await httpError(res);
+    if (a.accessToken !== undefined) client.accessToken = a.accessToken;
+    return {};
+  },
+  async 'snapshot.prepare'() {
+    const res = await fetch(`${client.url}/snapshot/prepare`, { method: 'POST', headers: headers() });
+    if (!res.ok) throw await httpError(res);
+    return {};
+  },
+  async 'commands.run'(a) {
+    const withStdin = typeof a.stdin === 'string';
+    const req = { process: procConfig(a), stdin: withStdin };
+    if (a.tag !== undefined) req.tag = a.tag;
+    const h = await attach('process.Process/Start', req, { user: a.user, timeoutMs: a.timeoutMs });
+    if (withStdin) {
+      await unary('process.Process/SendInput', { process: { pid: h.pid }, input: { stdin: Buffer.from(a.stdin).toString('base64') } });
+      await unary('process.Process/CloseStdin', { process: { pid: h.pid } });
+    }
+    await waitDone(h, 600000);
+    return { pid: h.pid, ...result(h) };
+  },
+  async 'commands.spawn'(a) {
+    const req = { process: procConfig(a), stdin: a.stdin === true };
+    if (a.tag !== undefined) req.tag = a.tag;
+    const h = await attach('process.Process/Start', req, { user: a.user, timeoutMs: a.timeoutMs });
+    return { handle: h.id, pid: h.pid };
+  },
+  async 'commands.connect'(a) {
+    const h = await attach('process.Process/Connect', { process: selector(a) }, {});
+    return { handle: h.id, pid: h.pid };
+  },
+  async 'commands.list'() {
+    const r = await unary('process.Process/List', {});
+    return {
+      processes: (r.processes ?? []).map((p) => ({
+        pid: p.pid, tag: p.tag, cmd: p.config?.cmd, args: p.config?.args ?? [], envs: p.config?.envs ?? {}, cwd: p.config?.cwd,
+      })),
+    };
+  },
+  async 'commands.send_stdin'(a) {
+    await unary('process.Process/SendInput', { process: selector(a), input: { stdin: Buffer.from(a.data).toString('base64') } });
+    return {};
+  },
+  async 'commands.close_stdin'(a) {
+    await unary('process.Process/CloseStdin', { process: selector(a) });
+    return {};
+  },
+  async 'commands.signal'(a) {
+    await unary('process.Process/SendSignal', { process: selector(a), signal: `SIGNAL_${a.signal}` });
+    return {};
+  },
+  async 'commands.kill'(a) {
+    try {
+      await unary('process.Process/SendSignal', { process: selector(a), signal: 'SIGNAL_SIGKILL' });
+      return { killed: true };
+    } catch (e) {
+      if (e.code === 'not_found') return { killed: false };
+      throw e;
+    }
+  },
+  async 'handle.wait'(a) {
+    const h = getHandle(a.handle);
+    await waitDone(h, a.timeoutMs);
+    return result(h);
+  },
+  async 'handle.read_until'(a) {
+    const h = getHandle(a.handle);
+    await readUntil(h, 'stdout', a.contains, a.timeoutMs);
+    return { stdout: Buffer.concat(h.stdout).toString(), stderr: Buffer.concat(h.stderr).toString() };
+  },
+  async 'handle.send_stdin'(a) {
+    await unary('process.Process/SendInput', { process: { pid: getHandle(a.handle).pid }, input: { stdin: Buffer.from(a.data).toString('base64') } });
+    return {};
+  },
+  async 'handle.close_stdin'(a) {
+    await unary('process.Process/CloseStdin', { process: { pid: getHandle(a.handle).pid } });
+    return {};
+  },
+  async 'handle.kill'(a) {
+    await ops['commands.kill']({ pid: getHandle(a.handle).pid });
+    return {};
+  },
+  async 'handle.disconnect'(a) {
+    const h = getHandle(a.handle);
+    h.abort();
+    await h.done;
+    return {};
+  },
+  async 'pty.create'(a) {
+    const req = {
+      process: { cmd: a.cmd ?? '/bin/bash', args: a.args ?? (a.cmd ? [] : ['-i', '-l']), envs: { TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', ...(a.envs ?? {}) } },
+      pty: { size: { cols: a.cols, rows: a.rows } },
+    };
+    if (a.cwd !== undefined) req.process.cwd = a.cwd;
+    const h = await attach('process.Process/Start', req, { user: a.user, timeoutMs: a.timeoutMs });
+    return { handle: h.id, pid: h.pid };
+  },
+  async 'pty.write'(a) {
+    await unary('process.Process/SendInput', { process: { pid: getHandle(a.handle).pid }, input: { pty: Buffer.from(a.data).toString('base64') } });
+    return {};
+  },
+  async 'pty.resize'(a) {
+    await unary('process.Process/Update', { process: { pid: getHandle(a.handle).pid }, pty: { size: { cols: a.cols, rows: a.rows } } });
+    return {};
+  },
+  async 'pty.read_until'(a) {
+    const h = getHandle(a.handle);
+    const output = await readUntil(h, 'pty', a.contains, a.timeoutMs);
+    return { output };
+  },
+  async 'pty.kill'(a) {
+    await ops['commands.kill']({ pid: getHandle(a.handle).pid });
+    return {};
+  },
+  async 'pty.wait'(a) {
+    const h = getHandle(a.handle);
+    await waitDone(h, a.timeoutMs);
+    const r = result(h);
+    const out = { exitCode: r.exitCode, output: Buffer.concat(h.pty).toString(), exited: r.exited, status: r.status };
+    if (r.error) out.error = r.error;
+    return out;
+  },
+  async 'files.read'(a) {
+    const res = await fetch(filesUrl(a.path, a.user ?? client.user), { headers: filesHttpHeaders() });
+    if (res.status !== 200) throw await httpError(res);
+    const buf = Buffer.from(await res.arrayBuffer());
+    return a.format === 'text' || a.format === undefined ? { text: buf.toString() } : { base64: buf.toString('base64') };
+  },
+  async 'files.write'(a) {
+    const data = a.base64 !== undefined ? Buffer.from(a.base64, 'base64') : Buffer.from(a.text ?? '');
+    let res;
+    if (a.format === 'stream') {
+      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: { ...(filesHttpHeaders()), 'Content-Type': 'application/octet-stream' }, body: data });
+    } else {
+      const form = new FormData();
+      form.append('file', new Blob([data]), a.path);
+      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: filesHttpHeaders(), body: form });
+    }
+    if (res.status !== 200) throw await httpError(res);
+    return { entries: (await res.json()).map((e) => ({ name: e.name, path: e.path, type: e.type })) };
+  },
+  async 'files.write_many'(a) {
+    const form = new FormData();
+    for (const f of a.files) form.append('file', new Blob([Buffer.from(f.text ?? '')]), f.path);
+    const res = await fetch(filesUrl(undefined, a.user ?? client.user), { method: 'POST', headers: filesHttpHeaders(), body: form });
+    if (res.status !== 200) throw await httpError(res);
+    return { entries: (await res.json()).map((e) => ({ name: e.name, path: e.path, type: e.type })) };
+  },
+  async 'files.list'(a) {
+    const r = await unary('filesystem.Filesystem/ListDir', { path: a.path, depth: a.depth ?? 1 }, { user: a.user });
+    return { entries: (r.entries ?? []).map(entry) };
+  },
+  async 'files.stat'(a) {
+    const r = await unary('filesystem.Filesystem/Stat', { path: a.path }, { user: a.user });
+    return entry(r.entry);
+  },
+  async 'files.exists'(a) {
+    try {
+      await unary('filesystem.Filesystem/Stat', { path: a.path }, { user: a.user });
+      return { exists: true };
+    } catch (e) {
+      if (e.code === 'not_found') return { exists: false };
+      throw e;
+    }
+  },
+  async 'files.make_dir'(a) {
+    const r = await unary('filesystem.Filesystem/MakeDir', { path: a.path }, { user: a.user });
+    return entry(r.entry);
+  },
+  async 'files.rename'(a) {
+    const r = await unary('filesystem.Filesystem/Move', { source: a.from, destination: a.to }, { user: a.user });
+    return entry(r.entry);
+  },
+  async 'files.remove'(a) {
+    if (typeof a.path !== 'string' || !a.path.startsWith('/') || a.path.length < 6) throw new OpError('invalid_argument', 'ref adapter refuses this path');
+    await unary('filesystem.Filesystem/Remove', { path: a.path }, { user: a.user });
+    return {};
+  },
+  async 'files.watch'(a) {
+    const h = { id: `w${nextHandle++}`, events: [], error: null, finished: false };
+    let started;
+    const startP = new Promise((resolve, reject) => { started = { resolve, reject }; });
+    const s = serverStream('filesystem.Filesystem/WatchDir', { path: a.path, recursive: a.recursive === true }, (msg) => {
+      if (msg.start) started.resolve();
+      if (msg.filesystem) h.events.push({ name: msg.filesystem.name, type: EVENT_TYPES[msg.filesystem.type] ?? msg.filesystem.type });
+    }, { user: a.user });
+    h.abort = s.abort;
+    h.done = s.done.then(() => { h.finished = true; }, (e) => { h.finished = true; h.error = e; });
+    h.done.then(() => started.reject(h.error ?? new OpError('internal', 'watch ended before start')));
+    handles.set(h.id, h);
+    await startP;
+    return { handle: h.id };
+  },
+  async 'watch.events'(a) {
+    const h = getHandle(a.handle);
+    const deadline = Date.now() + Number(a.timeoutMs ?? 10000);
+    while (h.events.length < Number(a.count ?? 0)) {
+      if (h.finished && h.error) throw h.error;
+      if (Date.now() > deadline) throw new OpError('deadline_exceeded', `only ${h.events.length} events: ${JSON.stringify(h.events)}`);
+      await sleep(20);
+    }
+    return { events: h.events };
+  },
+  async 'watch.stop'(a) {
+    const h = getHandle(a.handle);
+    h.abort();
+    await h.done;
+    return {};
+  },
+  async 'files.download_url'(a) { return { url: signedUrl(a, 'read') }; },
+  async 'files.upload_url'(a) { return { url: signedUrl(a, 'write') }; },
+};
+
+const rl = createInterface({ input: process.stdin });
+let queue = Promise.resolve();
+rl.on('line', (line) => {
+  if (!line.trim()) return;
+  queue = queue.then(async () => {
+    const req = JSON.parse(line);
+    let out;
+    try {
+      const fn = ops[req.op];
+      if (!fn) throw new OpError('unimplemented', `unknown op ${req.op}`);
+      out = { id: req.id, ok: await fn(req.args ?? {}) };
+    } catch (e) {
+      const err = { code: e.code ?? 'unknown', message: e.message };
+      if (e.httpStatus !== undefined) err.httpStatus = e.httpStatus;
+      if (!(e instanceof OpError)) process.stderr.write(`${e.stack}\n`);
+      out = { id: req.id, error: err };
+    }
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  });
+});
+rl.on('close', () => { queue.then(() => process.exit(0)); });
