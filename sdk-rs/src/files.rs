@@ -1,0 +1,252 @@
+//! File contents over `GET`/`POST /files`: bytes, text and streams, never
+//! buffering a whole file on the streaming paths.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use tokio::io::AsyncRead;
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// Files and directories; get it from [`Client::files`].
+///
+/// Contents travel over plain HTTP (`/files`); metadata operations and
+/// watches are `filesystem.Filesystem` RPCs.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub(crate) client: Client,
+}
+
+/// A file written by an upload, as envd reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct WriteInfo {
+    /// The base name.
+    pub name: String,
+    /// The resolved absolute path.
+    pub path: String,
+    /// Always `file`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A download in progress: a [`Stream`] of chunks as they arrive.
+pub struct FileStream {
+    inner: BoxStream<'static, Result<Bytes>>,
+    len: Option<u64>,
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileStream {
+    /// The file size, when envd sent `Content-Length`.
+    pub fn len(&self) -> Option<u64> {
+        self.len
+    }
+
+    /// Whether envd announced an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len == Some(0)
+    }
+
+    /// The download as an [`AsyncRead`].
+    pub fn into_reader(self) -> impl AsyncRead + Send + Unpin + 'static {
+        StreamReader::new(self.inner.map_err(std::io::Error::other))
+    }
+}
+
+impl Stream for FileStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+/// Turns a non-2xx response into an [`Error`] carrying the HTTP status and
+/// the message from envd's JSON error body.
+pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        message: String,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let text = response.text().await.unwrap_or_default();
+    let mut reason = None;
+    let message = match serde_json::from_str::<Body>(&text) {
+        Ok(body) => {
+            reason = body.reason;
+            body.message
+        }
+        Err(_) if text.trim().is_empty() => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned(),
+        Err(_) => text.trim().to_owned(),
+    };
+    Err(Error::http(status.as_u16(), message).with_reason_name(reason.as_deref()))
+}
+
+impl Files {
+    pub(crate) fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The same API acting as `user` (path resolution and file ownership).
+    #[must_use]
+    pub fn as_user(&self, user: impl Into<String>) -> Self {
+        Self::new(self.client.with_user(user))
+    }
+
+    fn files_request(
+        &self,
+        method: reqwest::Method,
+        path: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(path) = path {
+            query.push(("path", path));
+        }
+        if let Some(user) = self.client.user() {
+            query.push(("username", user));
+        }
+        self.client.http_request(method, "/files").query(&query)
+    }
+
+    /// Starts a download of `path`; chunks arrive as envd sends them.
+    pub async fn read_stream(&self, path: &str) -> Result<FileStream> {
+        let response = self
+            .files_request(reqwest::Method::GET, Some(path))
+            .header("accept-encoding", "identity")
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let response = check(response).await?;
+        let len = response.content_length();
+        Ok(FileStream {
+            inner: response.bytes_stream().map_err(Error::transport).boxed(),
+            len,
+        })
+    }
+
+    /// Downloads `path` as an [`AsyncRead`].
+    pub async fn read_reader(&self, path: &str) -> Result<impl AsyncRead + Send + Unpin + 'static> {
+        Ok(self.read_stream(path).await?.into_reader())
+    }
+
+    /// Downloads `path` into memory.
+    pub async fn read(&self, path: &str) -> Result<Bytes> {
+        let response = self
+            .files_request(reqwest::Method::GET, Some(path))
+            .header("accept-encoding", "identity")
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        check(response)
+            .await?
+            .bytes()
+            .await
+            .map_err(Error::transport)
+    }
+
+    /// Downloads `path` as UTF-8 text; other bytes are an
+    /// [`InvalidArgument`](crate::Code::InvalidArgument) error.
+    pub async fn read_text(&self, path: &str) -> Result<String> {
+        let bytes = self.read(path).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| {
+            Error::invalid_argument(format!("{path} is not valid UTF-8")).with_source(e)
+        })
+    }
+
+    async fn upload(&self, path: &str, body: reqwest::Body) -> Result<WriteInfo> {
+        let response = self
+            .files_request(reqwest::Method::POST, Some(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let mut written: Vec<WriteInfo> = check(response)
+            .await?
+            .json()
+            .await
+            .map_err(Error::transport)?;
+        if written.is_empty() {
+            return Err(Error::protocol("envd reported no written file"));
+        }
+        Ok(written.swap_remove(0))
+    }
+
+    /// Writes `data` to `path` (parents created, file replaced).
+    pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> Result<WriteInfo> {
+        self.upload(path, reqwest::Body::from(data.into())).await
+    }
+
+    /// Writes text to `path`.
+    pub async fn write_text(&self, path: &str, text: impl Into<String>) -> Result<WriteInfo> {
+        self.write(path, Bytes::from(text.into())).await
+    }
+
+    /// Streams `reader` into `path` without buffering it (chunked upload).
+    pub async fn write_reader<R>(&self, path: &str, reader: R) -> Result<WriteInfo>
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        self.upload(path, reqwest::Body::wrap_stream(ReaderStream::new(reader)))
+            .await
+    }
+
+    /// Streams the chunks of `stream` into `path` without buffering them.
+    pub async fn write_stream<S, E>(&self, path: &str, stream: S) -> Result<WriteInfo>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        self.upload(path, reqwest::Body::wrap_stream(stream)).await
+    }
+
+    /// Writes several files in one multipart request, in order.
+    pub async fn write_many<I, P, D>(&self, files: I) -> Result<Vec<WriteInfo>>
+    where
+        I: IntoIterator<Item = (P, D)>,
+        P: Into<String>,
+        D: Into<Bytes>,
+    {
+        let mut form = reqwest::multipart::Form::new();
+        for (path, data) in files {
+            let part = reqwest::multipart::Part::stream(reqwest::Body::from(data.into()))
+                .file_name(path.into())
+                .mime_str("application/octet-stream")
+                .map_err(Error::transport)?;
+            form = form.part("file", part);
+        }
+        let response = self
+            .files_request(reqwest::Method::POST, None)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        check(response)
+            .await?
+            .json()
+            .await
+            .map_err(Error::transport)
+    }
+}

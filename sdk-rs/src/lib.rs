@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod client;
+mod commands;
+mod error;
+mod files;
+mod filesystem;
+mod lifecycle;
+mod pty;
+mod signing;
+mod stream;
+mod transport;
+
+pub use client::{Client, ClientBuilder, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_REQUEST_TIMEOUT};
+pub use commands::{
+    Command, CommandEvent, CommandEvents, CommandHandle, CommandOutput, Commands, ExitStatus,
+    ProcessInfo, ProcessRef, ProcessSelector, Signal,
+};
+pub use envd_proto::envd::common::v1::ErrorReason;
+pub use error::{Code, Error, Result};
+pub use files::{FileStream, Files, WriteInfo};
+pub use filesystem::{EntryInfo, FileType, FsEvent, FsEventKind, WatchStream};
+pub use lifecycle::{Health, InitOptions, Metrics};
+pub use pty::{Delivery, Pty, PtyExit, PtyInput, PtyOptions, PtySession};
+pub use signing::UrlOptions;
