@@ -244,6 +244,18 @@ async fn matrix_with_a_token_set() {
             Some("secret-access-token2"),
         ] {
             let resp = call(&envd, &request, token).await;
+            if request.shape == Shape::Grpc {
+                // gRPC clients read a trailers-only status, not a JSON body.
+                assert_eq!(resp.status(), 200, "{what} token {token:?}");
+                let header = |name: &str| resp.headers()[name].to_str().unwrap().to_owned();
+                assert_eq!(header("content-type"), "application/grpc", "{what}");
+                assert_eq!(header("grpc-status"), "16", "{what} token {token:?}");
+                assert!(
+                    resp.headers().contains_key("grpc-status-details-bin"),
+                    "{what}: the reason detail"
+                );
+                continue;
+            }
             assert_eq!(resp.status(), 401, "{what} token {token:?}");
             assert!(
                 resp.headers()["content-type"]
@@ -265,6 +277,11 @@ async fn matrix_with_a_token_set() {
         }
         let resp = call(&envd, &request, Some(TOKEN)).await;
         assert_ne!(resp.status(), 401, "{what} with the right token");
+        assert_ne!(
+            resp.headers().get("grpc-status").map(|v| v.as_bytes()),
+            Some(&b"16"[..]),
+            "{what} with the right token"
+        );
         // The handler ran: streams answer 200, unary calls 200 or a
         // Connect error (`not_found` for the absent pid, paths and watcher).
         match request.shape {

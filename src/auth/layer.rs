@@ -91,10 +91,19 @@ where
         if allowed(&self.token, &request) {
             Either::Left(self.inner.call(request))
         } else {
+            let grpc = request
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .filter(|v| v.as_bytes().starts_with(b"application/grpc"))
+                .cloned();
             let body = request.into_body().into_data_stream();
             Either::Right(Box::pin(async move {
                 crate::http::drain::discard(body).await;
-                Ok(crate::error::Error::from(Unauthorized).into_response())
+                let error = crate::error::Error::from(Unauthorized);
+                Ok(match grpc {
+                    Some(content_type) => error.into_grpc_response(&content_type),
+                    None => error.into_response(),
+                })
             }))
         }
     }

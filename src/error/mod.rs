@@ -314,6 +314,22 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The gRPC / gRPC-Web answer for requests rejected before reaching a
+    /// handler: a trailers-only response (HTTP 200, `grpc-status` and the
+    /// reason detail in the headers), which gRPC clients read as a status
+    /// instead of failing on a JSON body. `content_type` is the request's.
+    pub fn into_grpc_response(self, content_type: &axum::http::HeaderValue) -> Response {
+        let status = tonic::Status::from(ConnectError::from(self));
+        let mut response: Response = status.into_http();
+        // gRPC-Web clients expect their own content type back.
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, content_type.clone());
+        response
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
