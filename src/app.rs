@@ -39,6 +39,7 @@ fn cors() -> CorsLayer {
         "content-length",
         "content-range",
         "content-disposition",
+        crate::error::REASON_HEADER,
     ]
     .map(HeaderName::from_static);
     CorsLayer::new()

@@ -270,7 +270,9 @@ async fn matrix_with_a_token_set() {
                 json!({
                     "code": 401,
                     "message": GUARD_MESSAGE,
-                    "reason": "ERROR_REASON_ACCESS_TOKEN_INVALID"
+                    "reason": "ERROR_REASON_ACCESS_TOKEN_INVALID",
+                    // ErrorDetail { reason: 19 } = 08 13, for Connect clients.
+                    "details": [{"type": "envd.common.v1.ErrorDetail", "value": "CBM"}],
                 }),
                 "{what}"
             );

@@ -167,6 +167,10 @@ async fn http_error_bodies_name_the_reason() {
     let reply = download(&envd, &[("path", s(&missing))], &[]).await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json()["reason"], "ERROR_REASON_PATH_NOT_FOUND");
+    assert_eq!(
+        reply.header("envd-error-reason"),
+        "ERROR_REASON_PATH_NOT_FOUND"
+    );
 
     let reply = download(&envd, &[("path", s(envd.scratch()))], &[]).await;
     assert_eq!(reply.status, 400);

@@ -18,11 +18,71 @@ const HTTP_CODES = {
 };
 
 class OpError extends Error {
-  constructor(code, message, httpStatus) {
+  constructor(code, message, httpStatus, reason) {
     super(message);
     this.code = code;
     this.httpStatus = httpStatus;
+    this.reason = reason;
   }
+}
+
+// envd.common.v1.ErrorReason, by number (proto/envd/common/v1/error.proto).
+const REASONS = [
+  'UNSPECIFIED', 'PATH_NOT_FOUND', 'NOT_A_DIRECTORY', 'IS_A_DIRECTORY', 'PATH_EXISTS',
+  'NOT_A_REGULAR_FILE', 'SYMLINK_LOOP', 'INVALID_PATH', 'NETWORK_MOUNT', 'WATCHER_NOT_FOUND',
+  'PROCESS_NOT_FOUND', 'CWD_NOT_FOUND', 'SPAWN_FAILED', 'INVALID_PTY_SIZE', 'PTY_REQUIRED',
+  'PTY_NOT_ALLOWED', 'STDIN_CLOSED', 'UNSUPPORTED_SIGNAL', 'UNKNOWN_USER', 'ACCESS_TOKEN_INVALID',
+  'SIGNATURE_INVALID', 'SIGNATURE_EXPIRED', 'PERMISSION_DENIED', 'NO_SPACE', 'INVALID_REQUEST',
+  'RANGE_NOT_SATISFIABLE', 'PRECONDITION_FAILED', 'NOT_ACCEPTABLE', 'STREAM_FELL_BEHIND',
+  'STREAM_STALLED', 'INTERNAL',
+].map((r) => `ERROR_REASON_${r}`);
+const DETAIL_TYPE = 'envd.common.v1.ErrorDetail';
+
+/** Field 1 (varint) of a binary envd.common.v1.ErrorDetail, or undefined. */
+function decodeDetail(bytes) {
+  let i = 0;
+  const varint = () => {
+    let v = 0;
+    for (let shift = 0; i < bytes.length && shift < 35; shift += 7) {
+      const b = bytes[i++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw new Error('bad varint');
+  };
+  let reason;
+  try {
+    while (i < bytes.length) {
+      const key = varint();
+      const wire = key & 7;
+      if (wire === 0) { const v = varint(); if (key >>> 3 === 1) reason = v; }
+      else if (wire === 2) i += varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return undefined;
+    }
+  } catch { return undefined; }
+  return reason;
+}
+
+/** The reason name envd gave in an error body: a Connect error's `details`, or a plain-HTTP body's `reason`. */
+function reasonOf(j) {
+  if (j === null || typeof j !== 'object') return undefined;
+  let name;
+  if (typeof j.reason === 'string') name = j.reason;
+  else if (Array.isArray(j.details)) {
+    const d = j.details.find((x) => x?.type === DETAIL_TYPE && typeof x.value === 'string');
+    if (d) name = REASONS[decodeDetail(Buffer.from(d.value, 'base64'))];
+  }
+  return name && name !== REASONS[0] ? name : undefined;
+}
+
+/** The OpError for a failed Connect call or plain-HTTP request with status `status` and body `text`. */
+function bodyError(status, text, { connect = true } = {}) {
+  let j = {};
+  try { j = JSON.parse(text); } catch { /* not JSON */ }
+  const code = connect && typeof j.code === 'string' ? j.code : HTTP_CODES[status] ?? 'unknown';
+  return new OpError(code, j.message ?? text, status, reasonOf(j));
 }
 
 let client = { url: BASE, accessToken: null, user: null, keepaliveIntervalMs: null };
@@ -45,11 +105,7 @@ async function unary(path, body, opts = {}) {
     body: JSON.stringify(body),
   });
   const text = await res.text();
-  if (res.status !== 200) {
-    let j = {};
-    try { j = JSON.parse(text); } catch { /* not JSON */ }
-    throw new OpError(typeof j.code === 'string' ? j.code : HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
-  }
+  if (res.status !== 200) throw bodyError(res.status, text);
   return text ? JSON.parse(text) : {};
 }
 
@@ -77,10 +133,7 @@ function serverStream(path, body, onMsg, opts = {}) {
     try {
       const res = await fetch(`${client.url}/${path}`, { method: 'POST', headers: h, body: env, signal: ac.signal });
       if (res.status !== 200) {
-        const text = await res.text();
-        let j = {};
-        try { j = JSON.parse(text); } catch { /* not JSON */ }
-        throw new OpError(typeof j.code === 'string' ? j.code : HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
+        throw bodyError(res.status, await res.text());
       }
       let buf = Buffer.alloc(0);
       for await (const chunk of res.body) {
@@ -93,7 +146,7 @@ function serverStream(path, body, onMsg, opts = {}) {
           const msg = JSON.parse(buf.subarray(5, 5 + len).toString() || '{}');
           buf = buf.subarray(5 + len);
           if (flags & 2) {
-            if (msg.error) throw new OpError(msg.error.code ?? 'unknown', msg.error.message ?? '');
+            if (msg.error) throw new OpError(msg.error.code ?? 'unknown', msg.error.message ?? '', undefined, reasonOf(msg.error));
             return;
           }
           onMsg(msg);
@@ -102,7 +155,7 @@ function serverStream(path, body, onMsg, opts = {}) {
       throw new OpError('internal', 'stream ended without end-stream message');
     } catch (e) {
       if (e instanceof OpError) throw e;
-      if (stalled) throw new OpError('unavailable', `stream stalled: no keepalive within ${ka * 3} ms`);
+      if (stalled) throw new OpError('unavailable', `stream stalled: no keepalive within ${ka * 3} ms`, undefined, 'ERROR_REASON_STREAM_STALLED');
       if (ac.signal.aborted) throw new OpError('canceled', 'stream canceled');
       throw new OpError('unavailable', String(e.cause?.message ?? e.message));
     } finally {
@@ -201,10 +254,7 @@ const EVENT_TYPES = {
 };
 
 async function httpError(res) {
-  const text = await res.text();
-  let j = {};
-  try { j = JSON.parse(text); } catch { /* not JSON */ }
-  return new OpError(HTTP_CODES[res.status] ?? 'unknown', j.message ?? text, res.status);
+  return bodyError(res.status, await res.text(), { connect: false });
 }
 
 function filesUrl(path, user, extra = {}) {
@@ -484,6 +534,7 @@ rl.on('line', (line) => {
     } catch (e) {
       const err = { code: e.code ?? 'unknown', message: e.message };
       if (e.httpStatus !== undefined) err.httpStatus = e.httpStatus;
+      if (e.reason !== undefined) err.reason = e.reason;
       if (!(e instanceof OpError)) process.stderr.write(`${e.stack}\n`);
       out = { id: req.id, error: err };
     }

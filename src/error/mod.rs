@@ -265,10 +265,25 @@ pub struct HttpErrorBody {
     pub message: String,
     /// The `envd.common.v1.ErrorReason` value name.
     pub reason: &'static str,
+    /// The same reason as a Connect error detail, so Connect clients that
+    /// get this body for an RPC (the token guard answers before routing)
+    /// find it where they look.
+    pub details: [HttpErrorDetail; 1],
+}
+
+/// A Connect error detail in JSON: the message type and its binary
+/// encoding in unpadded standard base64.
+#[derive(Debug, serde::Serialize)]
+pub struct HttpErrorDetail {
+    /// `envd.common.v1.ErrorDetail`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The encoded `ErrorDetail`.
+    pub value: String,
 }
 
 /// Builds the JSON error response for `status`, `message` and `reason`.
-pub fn http_error(
+fn http_error(
     status: StatusCode,
     message: String,
     reason: envd_proto::envd::common::v1::ErrorReason,
@@ -279,6 +294,15 @@ pub fn http_error(
             code: status.as_u16(),
             message,
             reason: reason.as_str_name(),
+            details: [HttpErrorDetail {
+                kind: DETAIL_TYPE,
+                value: base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD_NO_PAD,
+                    prost::Message::encode_to_vec(&envd_proto::envd::common::v1::ErrorDetail {
+                        reason: reason.into(),
+                    }),
+                ),
+            }],
         }),
     )
         .into_response();
@@ -290,8 +314,17 @@ pub fn http_error(
         "x-content-type-options",
         axum::http::HeaderValue::from_static("nosniff"),
     );
+    // Also in a header: Connect clients do not read the body of a failed
+    // streaming call, but they do keep its headers.
+    response.headers_mut().insert(
+        REASON_HEADER,
+        axum::http::HeaderValue::from_static(reason.as_str_name()),
+    );
     response
 }
+
+/// The response header that repeats a plain-HTTP error's reason.
+pub const REASON_HEADER: &str = "envd-error-reason";
 
 impl Error {
     /// The response `/init` sends: the same status as every other endpoint,
