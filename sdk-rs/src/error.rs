@@ -223,8 +223,10 @@ impl Error {
     }
 
     /// A server stream delivered nothing, not even a keepalive, for `waited`.
+    /// The one reason the SDK reports itself: `ErrorReason::StreamStalled`
+    /// (envd never sends it).
     pub(crate) fn stalled(what: &str, waited: Duration, interval: Duration) -> Self {
-        Self::new(
+        let mut error = Self::new(
             Code::Unavailable,
             format!(
                 "{what} stream stalled: no message, not even a keepalive, for {:.1}s \
@@ -232,7 +234,9 @@ impl Error {
                 waited.as_secs_f64(),
                 interval.as_secs()
             ),
-        )
+        );
+        error.inner.reason = Some(ErrorReason::StreamStalled);
+        error
     }
 
     /// A server stream broke the protocol (e.g. no start event first).
@@ -398,5 +402,14 @@ mod tests {
         let http = Error::http(404, "x").with_reason_name(Some("ERROR_REASON_PATH_NOT_FOUND"));
         assert_eq!(http.reason(), Some(ErrorReason::PathNotFound));
         assert_eq!(http.duplicate().reason(), Some(ErrorReason::PathNotFound));
+    }
+
+    #[test]
+    fn a_stall_reports_the_stream_stalled_reason() {
+        let error = Error::stalled("Start", Duration::from_secs(3), Duration::from_secs(1));
+        assert_eq!(error.code(), Code::Unavailable);
+        assert_eq!(error.reason(), Some(ErrorReason::StreamStalled));
+        assert_eq!(error.duplicate().reason(), Some(ErrorReason::StreamStalled));
+        assert!(error.message().contains("keepalive"), "{error}");
     }
 }

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use envd_sdk::{Client, Code, Command, CommandEvent};
+use envd_sdk::{Client, Code, Command, CommandEvent, ErrorReason};
 use futures::StreamExt;
 use support::{Envd, Scratch, proxy::StallProxy};
 
@@ -56,6 +56,7 @@ async fn a_stalled_process_stream_fails_with_unavailable() {
     };
     let waited = frozen_at.elapsed();
     assert_eq!(error.code(), Code::Unavailable, "{error}");
+    assert_eq!(error.reason(), Some(ErrorReason::StreamStalled), "{error}");
     assert!(error.message().contains("keepalive"), "{error}");
     assert!(
         waited >= Duration::from_millis(2500),
@@ -85,6 +86,7 @@ async fn a_stalled_watch_fails_with_unavailable() {
         .unwrap()
         .unwrap_err();
     assert_eq!(error.code(), Code::Unavailable);
+    assert_eq!(error.reason(), Some(ErrorReason::StreamStalled), "{error}");
     assert!(error.message().contains("keepalive"), "{error}");
 }
 

@@ -126,8 +126,7 @@ export class EnvdError extends Error {
       return reason;
     }
     if (reason instanceof ConnectError) {
-      const detail = reason.findDetails(ErrorDetailSchema)[0];
-      return new EnvdError(reason.code, reason.rawMessage, { cause: reason, reason: detail?.reason });
+      return new EnvdError(reason.code, reason.rawMessage, { cause: reason, reason: reasonOfConnectError(reason) });
     }
     if (isNamed(reason, "TimeoutError")) {
       return new EnvdError(Code.DeadlineExceeded, "the operation timed out", { cause: reason });
@@ -138,6 +137,27 @@ export class EnvdError extends Error {
     const message = reason instanceof Error ? reason.message : String(reason);
     return new EnvdError(Code.Unavailable, `request failed: ${message}`, { cause: reason });
   }
+}
+
+/**
+ * The response header in which envd repeats a plain-HTTP error's reason
+ * (`ERROR_REASON_…`); exposed to browsers through CORS.
+ */
+export const REASON_HEADER = "envd-error-reason";
+
+/**
+ * The reason of a Connect error: its `ErrorDetail`, else the
+ * `envd-error-reason` response header. The header matters when envd answers
+ * a streaming RPC with a plain-HTTP error (the access-token guard's 401):
+ * Connect reads no body there, and the error's metadata holds only the
+ * response headers.
+ */
+function reasonOfConnectError(error: ConnectError): ErrorReason | undefined {
+  const detail = error.findDetails(ErrorDetailSchema)[0];
+  if (detail !== undefined && detail.reason !== ErrorReason.UNSPECIFIED) {
+    return detail.reason;
+  }
+  return reasonFromName(error.metadata.get(REASON_HEADER)) ?? detail?.reason;
 }
 
 function isNamed(reason: unknown, name: string): boolean {

@@ -1,10 +1,11 @@
 /**
  * Plain-HTTP requests to envd (`/health`, `/files`, `/init`, …): auth header,
  * deadline, cancellation, and the one mapping of failed responses to
- * {@link EnvdError} (status → code, body `{"code","message"}` → message).
+ * {@link EnvdError} (status → code, body `{"code","message"}` → message, body
+ * `"reason"` or the `envd-error-reason` header → reason).
  */
 import type { ErrorReason } from "./errors.js";
-import { Code, EnvdError, codeFromHttpStatus, reasonFromName } from "./errors.js";
+import { Code, EnvdError, REASON_HEADER, codeFromHttpStatus, reasonFromName } from "./errors.js";
 import type { Connection } from "./connection.js";
 
 /** One plain-HTTP request. */
@@ -111,6 +112,8 @@ export async function errorFromResponse(response: Response): Promise<EnvdError> 
   } catch {
     // The body could not be read; keep the status line.
   }
+  // envd repeats the body's reason in a header; it is there even when the body is not.
+  reason ??= reasonFromName(response.headers.get(REASON_HEADER));
   return new EnvdError(codeFromHttpStatus(status), message, reason === undefined ? { httpStatus: status } : { httpStatus: status, reason });
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { build } from "esbuild";
 
-import { Code, Envd, EnvdError } from "../src/browser.js";
+import { Code, Envd, EnvdError, ErrorReason } from "../src/browser.js";
 import { startEnvd, type RunningEnvd } from "./support.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -63,5 +63,24 @@ describe("browser entry", () => {
     }
     await pty.kill();
     assert.equal((await pty.wait()).status, "signal: killed");
+  });
+
+  it("reports the access-token reason on unary and streaming RPCs", async () => {
+    const guarded = await startEnvd();
+    try {
+      await new Envd({ url: guarded.url }).init({ accessToken: "guard-secret" });
+      const stranger = new Envd({ url: guarded.url, accessToken: "wrong" });
+      const tokenInvalid = (e: unknown): boolean => {
+        assert.ok(e instanceof EnvdError, `expected EnvdError, got ${String(e)}`);
+        assert.equal(e.code, Code.Unauthenticated);
+        assert.equal(e.reason, ErrorReason.ACCESS_TOKEN_INVALID);
+        return true;
+      };
+      await assert.rejects(stranger.commands.list(), tokenInvalid);
+      await assert.rejects(stranger.commands.run("/bin/true"), tokenInvalid);
+      await assert.rejects(stranger.metrics(), tokenInvalid);
+    } finally {
+      await guarded.stop();
+    }
   });
 });

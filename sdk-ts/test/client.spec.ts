@@ -56,6 +56,30 @@ describe("client", () => {
     assert.deepEqual(await envd.health(), { version: "0.3.0" });
   });
 
+  it("reports the access-token reason on unary and streaming RPCs", async () => {
+    // A fresh envd: the guard rejects a streaming RPC with a plain-HTTP 401
+    // before routing, whose reason only the `envd-error-reason` header carries
+    // to a Connect client.
+    const guarded = await startEnvd();
+    try {
+      await new Envd({ url: guarded.url }).init({ accessToken: "guard-secret" });
+      const tokenInvalid = (e: unknown): boolean => {
+        assert.ok(e instanceof EnvdError, `expected EnvdError, got ${String(e)}`);
+        assert.equal(e.code, Code.Unauthenticated);
+        assert.equal(e.reasonName, "ERROR_REASON_ACCESS_TOKEN_INVALID");
+        return true;
+      };
+      for (const accessToken of [undefined, "wrong"]) {
+        const stranger = new Envd({ url: guarded.url, accessToken });
+        await assert.rejects(stranger.commands.list(), tokenInvalid);
+        await assert.rejects(stranger.commands.run("/bin/true"), tokenInvalid);
+        await assert.rejects(stranger.metrics(), tokenInvalid);
+      }
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it("acts as another user with Basic auth and rejects unknown users", async () => {
     const envd = new Envd({ url: server.url, user: "root", accessToken: "sdk-secret" });
     assert.equal((await envd.commands.run("/usr/bin/id", { args: ["-un"] })).stdout, "root\n");

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { reasonFromName } from "../src/errors.js";
+import { ErrorDetailSchema } from "../src/gen/envd/common/v1/error_pb.js";
 import { EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "../src/node.js";
 
 describe("EnvdError", () => {
@@ -44,6 +45,28 @@ describe("EnvdError", () => {
     assert.equal(reasonFromName("NO_SPACE"), undefined);
     assert.equal(reasonFromName("ERROR_REASON_NOPE"), undefined);
     assert.equal(new EnvdError(Code.Internal, "x", { reason: ErrorReason.NO_SPACE }).reasonName, "ERROR_REASON_NO_SPACE");
+  });
+
+  it("falls back to the envd-error-reason header when a Connect error has no detail", () => {
+    // What connect-es makes of a plain-HTTP 401 to a streaming RPC: the body
+    // is not read, the metadata holds the response headers.
+    const headers = new Headers({ "content-type": "application/json", "envd-error-reason": "ERROR_REASON_ACCESS_TOKEN_INVALID" });
+    const fromHeader = EnvdError.from(new ConnectError("HTTP 401", Code.Unauthenticated, headers));
+    assert.equal(fromHeader.code, Code.Unauthenticated);
+    assert.equal(fromHeader.reason, ErrorReason.ACCESS_TOKEN_INVALID);
+    assert.equal(fromHeader.reasonName, "ERROR_REASON_ACCESS_TOKEN_INVALID");
+
+    // The detail wins over the header.
+    const detailed = new ConnectError("HTTP 401", Code.Unauthenticated, headers, [
+      { desc: ErrorDetailSchema, value: { reason: ErrorReason.UNKNOWN_USER } },
+    ]);
+    assert.equal(EnvdError.from(detailed).reason, ErrorReason.UNKNOWN_USER);
+
+    // An unknown or malformed header value is no reason.
+    for (const value of ["ERROR_REASON_FROM_THE_FUTURE", "ACCESS_TOKEN_INVALID", ""]) {
+      const e = EnvdError.from(new ConnectError("HTTP 401", Code.Unauthenticated, new Headers({ "envd-error-reason": value })));
+      assert.equal(e.reason, ErrorReason.UNSPECIFIED, value);
+    }
   });
 
   it("classifies aborts, timeouts and network failures", () => {
