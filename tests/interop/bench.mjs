@@ -6,6 +6,7 @@
 // 1. `echo hi` round trip through the published e2b SDK's `commands.run` (debug mode), `--runs`
 //    times (default 1000) after a short warm-up: median, p90, p99, mean, max; plus the same
 //    `bash -l -c 'echo hi'` spawned locally as a baseline.
+//    Then process.Start of /bin/echo directly (no shell), `--runs` times, to show envd's own cost.
 // 2. stdout throughput: Start `head -c BYTES /dev/zero` (default 200 MiB) through connect-node with
 //    the generated sdk-ts/src/gen types, once with Connect JSON and once with Connect binary
 //    (HTTP/1.1, as the SDKs use), counting the bytes received.
@@ -101,6 +102,40 @@ baseline.sort((a, b) => a - b)
 console.log(
   `  baseline: local spawnSync('/bin/bash', ['-l','-c','echo hi']) x${baseline.length}: median ${ms(pct(baseline, 50))}  p90 ${ms(pct(baseline, 90))}  p99 ${ms(pct(baseline, 99))}`,
 )
+
+// The same round trip without the login shell, so envd's own cost is visible on machines
+// where `bash -l` is slow (profile scripts such as `pyenv init`): process.Start of /bin/echo
+// through connect-node (Connect JSON, HTTP/1.1 keep-alive, as the e2b SDK), start + data + end.
+{
+  const client = createClient(
+    Process,
+    createConnectTransport({ baseUrl: base, httpVersion: '1.1' }),
+  )
+  const runEcho = async () => {
+    let out = ''
+    for await (const res of client.start({
+      process: { cmd: '/bin/echo', args: ['hi'], envs: {} },
+      stdin: false,
+    })) {
+      const ev = res.event?.event
+      if (ev?.case === 'data' && ev.value.output.case === 'stdout') {
+        out += new TextDecoder().decode(ev.value.output.value)
+      }
+    }
+    if (out !== 'hi\n') throw new Error(`unexpected stdout ${JSON.stringify(out)}`)
+  }
+  for (let i = 0; i < WARMUP; i++) await runEcho()
+  const direct = []
+  for (let i = 0; i < RUNS; i++) {
+    const s = performance.now()
+    await runEcho()
+    direct.push(performance.now() - s)
+  }
+  direct.sort((a, b) => a - b)
+  console.log(
+    `connect-node process.Start('/bin/echo hi') x${RUNS} (no shell): median ${ms(pct(direct, 50))}  p90 ${ms(pct(direct, 90))}  p99 ${ms(pct(direct, 99))}`,
+  )
+}
 
 // --- 2. stdout throughput ---
 async function throughput(label, useBinaryFormat) {
