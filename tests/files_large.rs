@@ -1,6 +1,6 @@
 //! 1 GiB through `/files`: a streamed multipart upload, an identity and a
-//! gzip download, checked byte for byte against the generator while they
-//! stream. envd's peak RSS growth must stay under 16 MiB. Throughput is
+//! gzip download, and a gzip (`Content-Encoding`) upload, checked byte for
+//! byte against the generator while they stream. envd's peak RSS growth must stay under 16 MiB. Throughput is
 //! printed (`cargo test --test files_large -- --nocapture`).
 
 mod support;
@@ -152,11 +152,48 @@ async fn one_gib_streams_in_constant_memory() {
     assert_eq!(expect.seen, SIZE);
     let gzip_rate = mb_per_s(SIZE, started);
 
+    // gzip upload: octet-stream, compressed on the fly, decompressed by envd.
+    let zipped = tmp.path().join("big-gzip.bin");
+    let started = Instant::now();
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let plain = Box::pin(generated_stream(SEED, SIZE, BLOCK, Vec::new(), Vec::new()));
+    let gz_body = futures::stream::unfold(
+        (plain, Some(encoder)),
+        |(mut plain, mut encoder)| async move {
+            let enc = encoder.as_mut()?;
+            let out = match plain.next().await {
+                Some(chunk) => {
+                    enc.write_all(&chunk.expect("generated")).expect("compress");
+                    std::mem::take(enc.get_mut())
+                }
+                None => encoder.take()?.finish().expect("gzip trailer"),
+            };
+            Some((Ok::<_, std::io::Error>(out), (plain, encoder)))
+        },
+    );
+    let resp = envd
+        .http
+        .post(envd.url("/files"))
+        .query(&[("path", s(&zipped))])
+        .header("content-type", "application/octet-stream")
+        .header("content-encoding", "gzip")
+        .body(reqwest::Body::wrap_stream(gz_body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let gzip_upload_rate = mb_per_s(SIZE, started);
+    let mut expect = Expect::new();
+    let mut file = std::fs::File::open(&zipped).unwrap();
+    std::io::copy(&mut file, &mut expect).unwrap();
+    assert_eq!(expect.seen, SIZE);
+
     let (rss_after, hwm_after) = memory(envd.pid());
     let growth = hwm_after.saturating_sub(rss_before);
     println!(
         "1 GiB: upload {upload_rate:.0} MB/s, download {download_rate:.0} MB/s, \
-         gzip download {gzip_rate:.0} MB/s of content ({compressed} bytes on the wire); \
+         gzip download {gzip_rate:.0} MB/s of content ({compressed} bytes on the wire), \
+         gzip upload {gzip_upload_rate:.0} MB/s of content; \
          envd VmRSS before {} KiB, after {} KiB, VmHWM after {} KiB, peak growth {} KiB",
         rss_before / 1024,
         rss_after / 1024,
