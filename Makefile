@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:49983
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# The debug envd every Node-driven suite runs against.
+export ENVD_BIN ?= $(abspath $(TARGET_DIR))/debug/envd
 
 .PHONY: help
 help: ## List the tasks
@@ -11,7 +14,7 @@ help: ## List the tasks
 .PHONY: run
 run: ## Build envd and run it on $(ADDR)
 	$(CARGO) build --release --bin envd
-	$${CARGO_TARGET_DIR:-./target}/release/envd --addr $(ADDR)
+	$(TARGET_DIR)/release/envd --addr $(ADDR)
 
 .PHONY: build
 build: ## Debug build of the whole workspace
@@ -50,22 +53,50 @@ fmt: ## Format Rust code
 	$(CARGO) fmt --all
 
 .PHONY: lint
-lint: setup-node ## rustfmt check, clippy -D warnings, buf lint, architecture rules
+lint: setup-node ## rustfmt check, clippy -D warnings, buf lint, architecture rules, TS type check and eslint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	node_modules/.bin/buf lint
 	./scripts/check-architecture.sh
+	npm run typecheck -w @envd/sdk
+	node_modules/.bin/eslint .
 
 .PHONY: test-rust
 test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	$(CARGO) test --workspace
+
+.PHONY: envd-debug
+envd-debug:
+	$(CARGO) build --bin envd
+
+.PHONY: sdk-ts
+sdk-ts: setup-node ## Build sdk-ts (tsc -> sdk-ts/dist)
+	npm run build -w @envd/sdk
+
+.PHONY: test-sdk-ts
+test-sdk-ts: setup-node envd-debug ## sdk-ts unit and end-to-end tests (real envd)
+	npm test -w @envd/sdk
+
+.PHONY: conformance
+conformance: setup-node envd-debug sdk-ts ## The cross-SDK conformance suite, for sdk-ts and sdk-rs
+	$(CARGO) build -p envd-conformance-adapter-rs
+	node conformance/runner/run.mjs --check
+	node conformance/runner/selftest.mjs
+	node conformance/runner/run.mjs --sdk ts
+	node conformance/runner/run.mjs --sdk rs
+	node conformance/runner/run.mjs --sdk ref
+
+.PHONY: test-browser
+test-browser: setup-node envd-debug sdk-ts ## sdk-ts in headless Debian chromium (installs chromium)
+	./scripts/setup-chromium.sh
+	node tests/browser/run.mjs
 
 .PHONY: test-interop
 test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, buf curl
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-interop ## Everything CI runs
+test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
