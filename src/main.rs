@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("ENVD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A failed log write is dropped: reporting it uses `eprintln!`, which
+        // panics on a broken stderr (a supervisor's log pipe that closed) and
+        // took the SIGTERM handler down with it.
+        .log_internal_errors(false)
         .json()
         .init();
 
