@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 
 /// Starts envd with its files in `scratch`, stderr piped, logging at info.
 fn spawn(scratch: &std::path::Path) -> (Child, String) {
-    let file = |name: &str| scratch.join(name).to_str().unwrap().to_owned();
+    let file = |name: &str| {
+        scratch
+            .join(name)
+            .to_str()
+            .expect("UTF-8 temp path")
+            .to_owned()
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_envd"))
         .args(["--addr", "127.0.0.1:0"])
         .args(["--run-dir", &file("run")])
@@ -19,9 +25,9 @@ fn spawn(scratch: &std::path::Path) -> (Child, String) {
         .spawn()
         .expect("spawn envd");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.stdout.take().expect("stdout piped"))
         .read_line(&mut line)
-        .unwrap();
+        .expect("first stdout line");
     assert!(line.contains("listening on"), "{line:?}");
     (child, line)
 }
@@ -30,7 +36,7 @@ fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
-        .unwrap();
+        .expect("run kill");
     assert!(status.success());
 }
 
@@ -38,7 +44,7 @@ fn sigterm(child: &Child) {
 fn exit_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().expect("wait for envd") {
             return Some(status);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -69,5 +75,9 @@ fn sigterm_exits_even_when_stderr_is_gone() {
     if status.is_none() {
         child.kill().unwrap();
     }
-    assert!(status.expect("exited despite the broken log pipe").success());
+    assert!(
+        status
+            .expect("exited despite the broken log pipe")
+            .success()
+    );
 }
