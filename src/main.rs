@@ -51,14 +51,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Handlers first: a SIGTERM sent as soon as the address is announced
+        // must shut down gracefully, not kill the process.
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         // The one line on stdout: tests and scripts read the bound address here.
         println!("envd {VERSION} listening on http://{addr}");
         tracing::info!(%addr, version = VERSION, "listening");
         let shutdown = CancellationToken::new();
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
         let trigger = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
