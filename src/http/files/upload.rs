@@ -49,7 +49,7 @@ pub(super) async fn post(State(state): State<AppState>, request: Request) -> Res
     match handle(&state, &parts, body.clone()).await {
         Ok(response) => response,
         Err(e) => {
-            body.drain().await;
+            crate::http::drain::discard(body).await;
             e.into_response()
         }
     }
@@ -122,10 +122,6 @@ impl Shared {
         Self(Arc::new(Mutex::new(
             body.into_data_stream().map_err(io::Error::other).boxed(),
         )))
-    }
-
-    async fn drain(self) {
-        crate::http::drain::discard(self).await;
     }
 }
 
