@@ -16,6 +16,14 @@ mod reason;
 /// The Connect error-detail type envd attaches to every RPC error.
 const DETAIL_TYPE: &str = "envd.common.v1.ErrorDetail";
 
+/// The binary `ErrorDetail` for `reason`.
+fn detail_bytes(reason: envd_proto::envd::common::v1::ErrorReason) -> Vec<u8> {
+    let detail = envd_proto::envd::common::v1::ErrorDetail {
+        reason: reason.into(),
+    };
+    prost::Message::encode_to_vec(&detail)
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -180,11 +188,8 @@ impl From<Error> for ConnectError {
         if code == Code::Internal || code == Code::Unknown {
             tracing::warn!(error = %err, ?code, "request failed");
         }
-        let detail = envd_proto::envd::common::v1::ErrorDetail {
-            reason: err.reason().into(),
-        };
-        ConnectError::new(code, err.message())
-            .add_detail(DETAIL_TYPE, prost::Message::encode_to_vec(&detail))
+        let detail = detail_bytes(err.reason());
+        ConnectError::new(code, err.message()).add_detail(DETAIL_TYPE, detail)
     }
 }
 
@@ -298,9 +303,7 @@ fn http_error(
                 kind: DETAIL_TYPE,
                 value: base64::Engine::encode(
                     &base64::engine::general_purpose::STANDARD_NO_PAD,
-                    prost::Message::encode_to_vec(&envd_proto::envd::common::v1::ErrorDetail {
-                        reason: reason.into(),
-                    }),
+                    detail_bytes(reason),
                 ),
             }],
         }),
