@@ -31,6 +31,7 @@ mod generated {
     }
 }
 
+pub mod signing;
 pub mod wkt;
 
 pub use generated::{envd, filesystem, process};
