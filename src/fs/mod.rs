@@ -4,6 +4,7 @@
 pub mod dirs;
 pub mod entry;
 mod error;
+pub mod metadata;
 pub mod ops;
 pub mod path;
 pub mod watch;
