@@ -314,3 +314,24 @@ async fn no_room_for_the_attributes_is_507_and_leaves_nothing_behind() {
     );
     assert!(fs.entries().is_empty(), "left behind: {:?}", fs.entries());
 }
+
+#[tokio::test]
+async fn a_hard_linked_file_written_in_place_gets_the_new_set_too() {
+    let envd = Envd::start();
+    let dir = scratch_dir();
+    let target = dir.path().join("linked.txt");
+    let other = dir.path().join("other-name.txt");
+    std::fs::write(&target, b"old").unwrap();
+    std::fs::hard_link(&target, &other).unwrap();
+    set_user_xattr(&target, "user.e2b.stale", "x");
+    let r = upload(
+        &envd,
+        &[("path", s(&target))],
+        &[OCTET, ("X-Metadata-Fresh", "y")],
+        b"new".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(std::fs::read(&other).unwrap(), b"new", "written in place");
+    assert_eq!(stored(&other), map(&[("fresh", "y")]));
+}
