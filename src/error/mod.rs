@@ -57,6 +57,18 @@ pub enum Error {
     /// A filesystem RPC failed.
     #[error(transparent)]
     Fs(#[from] fs::Error),
+    /// `/freeze` or `/unfreeze` failed.
+    #[error(transparent)]
+    Freeze(#[from] host::freeze::Error),
+    /// `/fsfreeze` or `/fsthaw` failed.
+    #[error(transparent)]
+    FsFreeze(#[from] host::fsfreeze::Error),
+    /// `/init caBundle` could not be installed.
+    #[error(transparent)]
+    Ca(#[from] host::ca::Error),
+    /// `/init volumeMounts` could not be mounted.
+    #[error(transparent)]
+    Mount(#[from] host::mounts::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -122,6 +134,10 @@ impl Error {
             Self::Host(_) => Code::Internal,
             Self::Files(e) => files_code(e),
             Self::Fs(e) => fs_code(e),
+            Self::Freeze(e) => lifecycle_code(e),
+            Self::FsFreeze(e) => lifecycle_code(e),
+            Self::Ca(e) => lifecycle_code(e),
+            Self::Mount(e) => lifecycle_code(e),
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
@@ -221,6 +237,57 @@ fn files_code(e: &files::Error) -> Code {
             fs::write::Error::Parents(_) | fs::write::Error::Io { .. } => Code::Internal,
         },
     }
+}
+
+/// The lifecycle operations' errors, by what the orchestrator should do.
+trait Lifecycle {
+    fn code(&self) -> Code;
+}
+
+/// Another freeze/unfreeze is running: retry (503, never queued).
+impl Lifecycle for host::freeze::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// Another fsfreeze/fsthaw is running: retry (503); an ioctl failed: 500.
+impl Lifecycle for host::fsfreeze::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// `/init` apply errors are 400 (spec §5.4, [E2B]); CA lock contention 503.
+impl Lifecycle for host::ca::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            Self::Invalid(_) => Code::InvalidArgument,
+            Self::Write { .. } => Code::FailedPrecondition,
+            Self::Join(_) => Code::Internal,
+        }
+    }
+}
+
+/// `/init` apply errors are 400 (spec §5.4, [E2B]).
+impl Lifecycle for host::mounts::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::RelativePath(_) => Code::InvalidArgument,
+            _ => Code::FailedPrecondition,
+        }
+    }
+}
+
+fn lifecycle_code(e: &impl Lifecycle) -> Code {
+    e.code()
 }
 
 /// The Connect code of a filesystem RPC error (spec §4.4).
