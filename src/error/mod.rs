@@ -443,3 +443,51 @@ impl IntoResponse for Error {
         http_error(status, self.message(), reason)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_statuses() {
+        use host::{ca, freeze, fsfreeze, mounts};
+        let status = |e: Error| e.status().as_u16();
+        assert_eq!(status(freeze::Error::Busy.into()), 503);
+        assert_eq!(status(freeze::Error::NotCgroup2("/x".into()).into()), 500);
+        assert_eq!(status(fsfreeze::Error::Busy.into()), 503);
+        assert_eq!(
+            status(
+                fsfreeze::Error::Freeze {
+                    path: "/".into(),
+                    source: std::io::Error::from_raw_os_error(95)
+                }
+                .into()
+            ),
+            500
+        );
+        assert_eq!(status(ca::Error::Busy.into()), 503);
+        assert_eq!(status(ca::Error::Invalid("x").into()), 400);
+        assert_eq!(
+            status(
+                ca::Error::Write {
+                    path: "/x".into(),
+                    source: std::io::Error::from_raw_os_error(13)
+                }
+                .into()
+            ),
+            400
+        );
+        assert_eq!(status(mounts::Error::RelativePath("x".into()).into()), 400);
+        assert_eq!(
+            status(
+                mounts::Error::TimedOut {
+                    target: "t".into(),
+                    path: "/p".into(),
+                    after: std::time::Duration::from_secs(10)
+                }
+                .into()
+            ),
+            400
+        );
+    }
+}

@@ -167,4 +167,13 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&copy).unwrap(), format!("{PEM}\n"));
     }
+
+    #[tokio::test]
+    async fn a_concurrent_install_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaStore::new(dir.path().join("b"), dir.path().join("c"));
+        let _running = store.running.try_lock().unwrap();
+        assert!(matches!(store.install(PEM).await, Err(Error::Busy)));
+        assert!(!dir.path().join("b").exists());
+    }
 }

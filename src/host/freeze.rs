@@ -112,8 +112,8 @@ pub struct UnfreezeResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Audit {
-    /// The last freeze that ran (also one that failed part-way is not
-    /// recorded: only completed sweeps are).
+    /// The last freeze whose sweep completed (one that failed before
+    /// writing anything, e.g. on a bad root, is not recorded).
     pub last_freeze: Option<FreezeRecord>,
     /// The last unfreeze, by `/unfreeze` or by `/init`.
     pub last_unfreeze: Option<UnfreezeRecord>,
@@ -574,5 +574,18 @@ mod tests {
         ));
         assert!(!dir.path().join("user/cgroup.freeze").exists());
         assert_eq!(freezer.audit(), Audit::default());
+    }
+
+    #[tokio::test]
+    async fn a_second_operation_is_refused_not_queued() {
+        let freezer = Freezer::new(PathBuf::from("/nonexistent-envd-cgroup-root"));
+        let _running = freezer.running.try_lock().unwrap();
+        let request = FreezeRequest {
+            mode: Mode::Hierarchy,
+            max_cgroups: 10,
+            max_wait: None,
+        };
+        assert!(matches!(freezer.freeze(request).await, Err(Error::Busy)));
+        assert!(matches!(freezer.unfreeze().await, Err(Error::Busy)));
     }
 }

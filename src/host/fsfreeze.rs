@@ -238,4 +238,15 @@ mod tests {
         assert!(!freezer.is_frozen());
         assert!(matches!(freezer.thaw().await, Err(Error::Open { .. })));
     }
+
+    #[tokio::test]
+    async fn a_second_operation_is_refused_not_queued() {
+        let freezer = FsFreezer::new(
+            PathBuf::from("/nonexistent-envd-fsfreeze-path"),
+            Duration::from_secs(60),
+        );
+        let _running = freezer.running.try_lock().unwrap();
+        assert!(matches!(freezer.freeze().await, Err(Error::Busy)));
+        assert!(matches!(freezer.thaw().await, Err(Error::Busy)));
+    }
 }
