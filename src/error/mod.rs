@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use connectrpc_axum::{Code, ConnectError};
 
 use crate::http::files;
-use crate::{auth, fs, host, identity, process};
+use crate::{auth, fs, host, identity, process, upgrade};
 
 mod reason;
 
@@ -57,6 +57,9 @@ pub enum Error {
     /// A filesystem RPC failed.
     #[error(transparent)]
     Fs(#[from] fs::Error),
+    /// A live upgrade did not happen.
+    #[error(transparent)]
+    Upgrade(#[from] upgrade::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -122,6 +125,7 @@ impl Error {
             Self::Host(_) => Code::Internal,
             Self::Files(e) => files_code(e),
             Self::Fs(e) => fs_code(e),
+            Self::Upgrade(e) => upgrade_code(e),
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
@@ -156,6 +160,10 @@ impl Error {
             Self::Files(files::Error::PreconditionFailed) => {
                 return StatusCode::PRECONDITION_FAILED;
             }
+            Self::Upgrade(upgrade::Error::NotInitialized | upgrade::Error::Busy) => {
+                return StatusCode::CONFLICT;
+            }
+            Self::Upgrade(upgrade::Error::TooLarge(_)) => return StatusCode::PAYLOAD_TOO_LARGE,
             _ => {}
         }
         match self.code() {
@@ -220,6 +228,18 @@ fn files_code(e: &files::Error) -> Code {
             }
             fs::write::Error::Parents(_) | fs::write::Error::Io { .. } => Code::Internal,
         },
+    }
+}
+
+/// The Connect code of a live-upgrade error (spec §5.8).
+fn upgrade_code(e: &upgrade::Error) -> Code {
+    use upgrade::Error as U;
+    match e {
+        U::NotInitialized | U::Busy => Code::FailedPrecondition,
+        U::BadTarget(_) | U::NotExecutable(_) | U::Body(_) => Code::InvalidArgument,
+        U::TooLarge(_) => Code::ResourceExhausted,
+        U::BinaryMissing(_) => Code::NotFound,
+        U::WriteBinary(_) | U::SchemaRejected { .. } | U::Capture(_) | U::Exec(_) => Code::Internal,
     }
 }
 

@@ -7,7 +7,7 @@ use envd_proto::envd::common::v1::ErrorReason as R;
 
 use super::{Error, RequestError};
 use crate::http::files;
-use crate::{auth, fs, identity, process};
+use crate::{auth, fs, identity, process, upgrade};
 
 impl Error {
     /// The reason attached to this error's response.
@@ -32,6 +32,18 @@ impl Error {
             },
             Self::Files(e) => files_reason(e),
             Self::Fs(e) => fs_reason(e),
+            Self::Upgrade(e) => match e {
+                upgrade::Error::NotInitialized => R::NotInitialized,
+                upgrade::Error::Busy => R::UpgradeFailed,
+                upgrade::Error::BadTarget(_) | upgrade::Error::Body(_) => R::InvalidRequest,
+                upgrade::Error::TooLarge(_) => R::PayloadTooLarge,
+                upgrade::Error::BinaryMissing(_) | upgrade::Error::NotExecutable(_) => {
+                    R::UpgradeBinaryInvalid
+                }
+                upgrade::Error::SchemaRejected { .. } => R::HandoverSchemaRejected,
+                upgrade::Error::WriteBinary(source) => io_reason(source),
+                upgrade::Error::Capture(_) | upgrade::Error::Exec(_) => R::UpgradeFailed,
+            },
         }
     }
 }

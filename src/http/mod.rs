@@ -7,6 +7,7 @@ mod health;
 mod init;
 mod metrics;
 mod snapshot;
+mod upgrade;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/envs", get(envs::get))
         .route("/init", post(init::post))
         .route("/snapshot/prepare", post(snapshot::prepare))
+        .route("/upgrade", post(upgrade::post))
         .merge(files::routes())
         .with_state(state)
 }

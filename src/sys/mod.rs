@@ -2,10 +2,12 @@
 //! around one OS facility, and each `unsafe` block states why it is sound.
 #![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
 
+mod exec;
 mod pty;
 mod spawn;
 mod xattr;
 
+pub use exec::{exec_keeping, memfd, take_inherited};
 pub use pty::{Pty, async_master, open_pty, set_window_size};
 pub use spawn::{ChildCredentials, install_child_setup};
 pub use xattr::{get_xattr, list_xattrs, set_xattr};
