@@ -19,7 +19,7 @@ use crate::host::{self, Host};
 use crate::identity;
 use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpec};
 use crate::state::AppState;
-use crate::{http, rpc, server, sys};
+use crate::{http, rpc, server, sys, upgrade};
 
 /// CORS for browsers (the JS SDK): any origin, every method clients use,
 /// any request header, the gRPC status headers exposed. Preflights are
@@ -68,9 +68,11 @@ pub fn router(state: &AppState) -> Router {
 }
 
 /// Runs envd on `listener` until `shutdown` is cancelled.
+/// `resume` is the live-upgrade handover this image starts from, if any.
 pub async fn run(
     config: Config,
     listener: TcpListener,
+    resume: Option<upgrade::resume::Loaded>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     if std::process::id() != 1
@@ -82,21 +84,6 @@ pub async fn run(
     let reaper = Arc::new(Reaper::default());
     // Registered before anything is spawned so no exit goes unnoticed.
     let mut sigchld = signal(SignalKind::child())?;
-    tasks.spawn({
-        let reaper = reaper.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            loop {
-                tokio::select! {
-                    received = sigchld.recv() => match received {
-                        Some(()) => reaper.reap(),
-                        None => break,
-                    },
-                    () = shutdown.cancelled() => break,
-                }
-            }
-        }
-    });
 
     let settings = process::Settings {
         exit_retention: config.exit_retention,
@@ -113,10 +100,14 @@ pub async fn run(
     let state = AppState {
         config: Arc::new(config.clone()),
         defaults: Arc::new(RuntimeDefaults::default()),
-        processes: Arc::new(ProcessManager::new(reaper, tasks.clone(), settings)),
+        processes: Arc::new(ProcessManager::new(reaper.clone(), tasks.clone(), settings)),
         token: Arc::new(AccessToken::default()),
         host: host.clone(),
         watchers: Arc::new(crate::fs::watch::Registry::default()),
+        upgrade: Arc::new(upgrade::Upgrader::new(
+            &listener,
+            config.upgrade_bin.clone(),
+        )?),
     };
     let (name, value) = host::sandbox::SANDBOX_ENV;
     state.defaults.update(|d| {
@@ -125,8 +116,32 @@ pub async fn run(
     if let Err(e) = host::sandbox::write_marker(&config.run_dir) {
         tracing::error!(error = %e, run_dir = %config.run_dir.display(), "cannot write the sandbox marker");
     }
+    let resumed = resume.is_some();
+    if let Some(resume) = resume {
+        // Children are adopted before the reaper first runs, so none of
+        // their exits is taken for an orphan's.
+        let summary = upgrade::resume::apply(resume, &state).await;
+        state.upgrade.resumed_from(summary);
+    }
+    tasks.spawn({
+        let reaper = reaper.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            // Exits during a live upgrade's exec sent no signal to us.
+            reaper.reap();
+            loop {
+                tokio::select! {
+                    received = sigchld.recv() => match received {
+                        Some(()) => reaper.reap(),
+                        None => break,
+                    },
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        }
+    });
     start_host_tasks(&config, &host, &tasks, &shutdown);
-    if let Some(line) = &config.start_cmd {
+    if let (Some(line), false) = (&config.start_cmd, resumed) {
         start_initial_process(&state, line);
     }
 
@@ -134,6 +149,7 @@ pub async fn run(
         listener,
         router(&state),
         config.idle_timeout,
+        state.upgrade.accepting(),
         shutdown.clone(),
     )
     .await;

@@ -29,6 +29,9 @@ pub enum Invocation {
     Commit,
     /// Print usage and exit successfully.
     Help,
+    /// Exit 0 if this binary reads live-upgrade handover schema N
+    /// (`--check-handover-schema N`), else non-zero.
+    CheckHandoverSchema(u32),
     /// Serve.
     Run(Config),
 }
@@ -84,6 +87,11 @@ pub struct Config {
     /// After `/snapshot/prepare`, recover on our own after this long if no
     /// `/health` or `/init` arrives (`--snapshot-recover-timeout`).
     pub snapshot_recover_timeout: Duration,
+    /// The binary `/upgrade` writes and execs (`--upgrade-bin`).
+    pub upgrade_bin: PathBuf,
+    /// Resume from the live-upgrade handover in this inherited fd
+    /// (`--resume-handover`; set by the previous envd, never by hand).
+    pub resume_handover: Option<i32>,
 }
 
 /// The `/proc` and `/sys` files envd reads and writes, injectable so tests
@@ -132,6 +140,8 @@ impl Default for Config {
             reclaim_interval: Duration::from_secs(5),
             reclaim_threshold_pct: 80,
             snapshot_recover_timeout: Duration::from_secs(60),
+            upgrade_bin: PathBuf::from("/usr/bin/envd.next"),
+            resume_handover: None,
         }
     }
 }
@@ -182,6 +192,7 @@ usage: envd [flags]
   -reclaim-interval DUR          page-cache reclaimer period (default 5s)
   -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
                                  without /health or /init (default 60s)
+  -upgrade-bin PATH binary /upgrade writes and execs (default /usr/bin/envd.next)
   -version          print the version and exit
   -commit           print the build commit and exit
 Flags take one or two dashes, and `-flag=value` or `-flag value`.";
@@ -240,6 +251,23 @@ impl Invocation {
                 "cmd" => {
                     let v = value("cmd")?;
                     config.start_cmd = (!v.is_empty()).then_some(v);
+                }
+                "upgrade-bin" => config.upgrade_bin = PathBuf::from(value("upgrade-bin")?),
+                "resume-handover" | "check-handover-schema" => {
+                    let v = value(&name)?;
+                    let invalid = |reason: &str| ConfigError::InvalidValue {
+                        flag: name.clone(),
+                        value: v.clone(),
+                        reason: reason.to_owned(),
+                    };
+                    if name == "resume-handover" {
+                        config.resume_handover =
+                            Some(v.parse().map_err(|_| invalid("expected an fd number"))?);
+                    } else {
+                        return Ok(Self::CheckHandoverSchema(
+                            v.parse().map_err(|_| invalid("expected a schema number"))?,
+                        ));
+                    }
                 }
                 "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
                 "run-dir" => config.run_dir = PathBuf::from(value("run-dir")?),

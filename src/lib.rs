@@ -28,3 +28,4 @@ pub mod rpc;
 pub mod server;
 pub mod state;
 pub mod sys;
+pub mod upgrade;

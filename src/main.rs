@@ -22,6 +22,18 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Ok(Invocation::CheckHandoverSchema(schema)) => {
+            // Asked by the envd about to exec this binary (live upgrade).
+            if (1..=envd::upgrade::SCHEMA).contains(&schema) {
+                println!("{}", envd::upgrade::SCHEMA);
+                return ExitCode::SUCCESS;
+            }
+            eprintln!(
+                "envd: handover schema {schema} not supported (newest {})",
+                envd::upgrade::SCHEMA
+            );
+            return ExitCode::from(3);
+        }
         Ok(Invocation::Run(config)) => config,
         Err(e) => {
             eprintln!("envd: {e}\n{USAGE}");
@@ -55,11 +67,22 @@ fn main() -> ExitCode {
         // must shut down gracefully, not kill the process.
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let (listener, resume) = match config.resume_handover {
+            // A live upgrade: the previous image's socket, still listening.
+            Some(fd) => {
+                let (listener, loaded) =
+                    envd::upgrade::resume::load(fd).map_err(std::io::Error::other)?;
+                (tokio::net::TcpListener::from_std(listener)?, Some(loaded))
+            }
+            None => (tokio::net::TcpListener::bind(config.listen).await?, None),
+        };
         let addr = listener.local_addr()?;
-        // The one line on stdout: tests and scripts read the bound address here.
-        println!("envd {VERSION} listening on http://{addr}");
-        tracing::info!(%addr, version = VERSION, "listening");
+        if resume.is_none() {
+            // The one line on stdout: tests and scripts read the bound address
+            // here (after a live upgrade its reader may be gone).
+            println!("envd {VERSION} listening on http://{addr}");
+        }
+        tracing::info!(%addr, version = VERSION, resumed = resume.is_some(), "listening");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
@@ -69,7 +92,7 @@ fn main() -> ExitCode {
             }
             trigger.cancel();
         });
-        envd::app::run(config, listener, shutdown).await
+        envd::app::run(config, listener, resume, shutdown).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,11 +19,14 @@ use tower::ServiceExt;
 /// How long graceful shutdown waits for open connections.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
-/// Serves `service` on `listener` until `shutdown`, then drains connections.
+/// Serves `service` on `listener` until `shutdown`, then drains
+/// connections. While `accepting` is false (a live upgrade), new
+/// connections wait in the kernel's backlog.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
     idle_timeout: Duration,
+    mut accepting: tokio::sync::watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) where
     S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
@@ -44,7 +47,15 @@ pub async fn serve<S>(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {
+        if !*accepting.borrow_and_update() {
+            tokio::select! {
+                _ = accepting.wait_for(|a| *a) => continue,
+                () = shutdown.cancelled() => break,
+            }
+        }
         let (stream, peer) = tokio::select! {
+            biased;
+            _ = accepting.changed() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {

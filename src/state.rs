@@ -23,4 +23,6 @@ pub struct AppState {
     pub host: Arc<Host>,
     /// Polled filesystem watchers (`CreateWatcher`), by id.
     pub watchers: Arc<watch::Registry>,
+    /// Live upgrade (`/upgrade`) and the handover this envd resumed from.
+    pub upgrade: Arc<crate::upgrade::Upgrader>,
 }

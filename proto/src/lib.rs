@@ -28,6 +28,11 @@ mod generated {
                 include!("gen/envd.common.v1.rs");
             }
         }
+        pub mod handover {
+            pub mod v1 {
+                include!("gen/envd.handover.v1.rs");
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use connectrpc_axum::{Code, ConnectError};
 
 use crate::http::files;
-use crate::{auth, fs, host, identity, process};
+use crate::{auth, fs, host, identity, process, upgrade};
 
 mod reason;
 
@@ -69,6 +69,9 @@ pub enum Error {
     /// `/init volumeMounts` could not be mounted.
     #[error(transparent)]
     Mount(#[from] host::mounts::Error),
+    /// A live upgrade did not happen.
+    #[error(transparent)]
+    Upgrade(#[from] upgrade::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -138,6 +141,7 @@ impl Error {
             Self::FsFreeze(e) => lifecycle_code(e),
             Self::Ca(e) => lifecycle_code(e),
             Self::Mount(e) => lifecycle_code(e),
+            Self::Upgrade(e) => upgrade_code(e),
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
@@ -172,6 +176,10 @@ impl Error {
             Self::Files(files::Error::PreconditionFailed) => {
                 return StatusCode::PRECONDITION_FAILED;
             }
+            Self::Upgrade(upgrade::Error::NotInitialized | upgrade::Error::Busy) => {
+                return StatusCode::CONFLICT;
+            }
+            Self::Upgrade(upgrade::Error::TooLarge(_)) => return StatusCode::PAYLOAD_TOO_LARGE,
             _ => {}
         }
         match self.code() {
@@ -293,6 +301,18 @@ impl Lifecycle for host::mounts::Error {
 
 fn lifecycle_code(e: &impl Lifecycle) -> Code {
     e.code()
+}
+
+/// The Connect code of a live-upgrade error (spec §5.8).
+fn upgrade_code(e: &upgrade::Error) -> Code {
+    use upgrade::Error as U;
+    match e {
+        U::NotInitialized | U::Busy => Code::FailedPrecondition,
+        U::BadTarget(_) | U::NotExecutable(_) | U::Body(_) => Code::InvalidArgument,
+        U::TooLarge(_) => Code::ResourceExhausted,
+        U::BinaryMissing(_) => Code::NotFound,
+        U::WriteBinary(_) | U::SchemaRejected { .. } | U::Capture(_) | U::Exec(_) => Code::Internal,
+    }
 }
 
 /// The Connect code of a filesystem RPC error (spec §4.4).

@@ -7,7 +7,7 @@ use envd_proto::envd::common::v1::ErrorReason as R;
 
 use super::{Error, RequestError};
 use crate::http::files;
-use crate::{auth, fs, identity, process};
+use crate::{auth, fs, identity, process, upgrade};
 
 impl Error {
     /// The reason attached to this error's response.
@@ -35,6 +35,18 @@ impl Error {
             Self::Ca(crate::host::ca::Error::Invalid(_))
             | Self::Mount(crate::host::mounts::Error::RelativePath(_)) => R::InvalidRequest,
             Self::Freeze(_) | Self::FsFreeze(_) | Self::Ca(_) | Self::Mount(_) => R::Internal,
+            Self::Upgrade(e) => match e {
+                upgrade::Error::NotInitialized => R::NotInitialized,
+                upgrade::Error::Busy => R::UpgradeFailed,
+                upgrade::Error::BadTarget(_) | upgrade::Error::Body(_) => R::InvalidRequest,
+                upgrade::Error::TooLarge(_) => R::PayloadTooLarge,
+                upgrade::Error::BinaryMissing(_) | upgrade::Error::NotExecutable(_) => {
+                    R::UpgradeBinaryInvalid
+                }
+                upgrade::Error::SchemaRejected { .. } => R::HandoverSchemaRejected,
+                upgrade::Error::WriteBinary(source) => io_reason(source),
+                upgrade::Error::Capture(_) | upgrade::Error::Exec(_) => R::UpgradeFailed,
+            },
         }
     }
 }

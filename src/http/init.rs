@@ -48,13 +48,23 @@ struct MountField {
 
 pub(super) async fn post(State(state): State<AppState>, body: Bytes) -> Response {
     let mut response = match init(&state, body).await {
-        Ok(()) => (
-            StatusCode::NO_CONTENT,
-            [(header::CACHE_CONTROL, "no-store")],
-        )
-            .into_response(),
+        Ok(()) => {
+            state.upgrade.mark_initialized();
+            (
+                StatusCode::NO_CONTENT,
+                [(header::CACHE_CONTROL, "no-store")],
+            )
+                .into_response()
+        }
         Err(e) => e.into_plain_text_response(),
     };
+    if let Some(handover) = state
+        .upgrade
+        .handover_header()
+        .and_then(|h| HeaderValue::from_str(&h).ok())
+    {
+        response.headers_mut().insert("x-envd-handover", handover);
+    }
     response
         .headers_mut()
         .insert("x-envd-version", HeaderValue::from_static(VERSION));

@@ -10,6 +10,7 @@ mod health;
 mod init;
 mod metrics;
 mod snapshot;
+mod upgrade;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/fsfreeze", post(fsfreeze::freeze))
         .route("/fsthaw", post(fsfreeze::thaw))
         .route("/collapse", post(collapse::post))
+        .route("/upgrade", post(upgrade::post))
         .merge(files::routes())
         .with_state(state)
 }

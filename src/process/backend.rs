@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncRead;
 
 use super::Error;
+use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
 
@@ -32,6 +33,9 @@ pub(super) trait Backend: Send + Sync {
     fn close_stdin(&self) -> BoxFuture<'_, Result<(), Error>>;
     /// Resizes the terminal.
     fn resize(&self, size: PtySize) -> Result<(), Error>;
+    /// Duplicates (close-on-exec) of every fd the process's streams use,
+    /// for a live upgrade.
+    fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>>;
 }
 
 /// A wiring chosen before spawn: it prepares the command, then turns the

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use futures::FutureExt;
@@ -57,19 +57,25 @@ pub struct Started {
     pub events: Subscription,
 }
 
-struct Process {
-    info: ProcessInfo,
+pub(super) struct Process {
+    pub(super) info: ProcessInfo,
     /// What signals are sent to (never a later process reusing the pid).
-    child: ChildId,
-    backend: Box<dyn Backend>,
-    bus: Bus,
+    pub(super) child: ChildId,
+    pub(super) backend: Box<dyn Backend>,
+    pub(super) bus: Bus,
+    /// When the Connect-Timeout-Ms deadline kills it.
+    pub(super) deadline: Option<Instant>,
+    /// How it ended, once its exit status is known (before the end is
+    /// published), and when the end was published.
+    pub(super) exit: Mutex<Option<End>>,
+    pub(super) ended_at: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
-struct Table {
-    live: HashMap<u32, Arc<Process>>,
+pub(super) struct Table {
+    pub(super) live: HashMap<u32, Arc<Process>>,
     /// Exited processes kept so `connect` can answer with their end.
-    retained: HashMap<u32, Arc<Process>>,
+    pub(super) retained: HashMap<u32, Arc<Process>>,
 }
 
 impl Table {
@@ -111,10 +117,30 @@ fn not_found(selector: &Selector) -> Error {
 
 /// Owns every process envd started.
 pub struct ProcessManager {
-    reaper: Arc<Reaper>,
+    pub(super) reaper: Arc<Reaper>,
     tasks: TaskTracker,
-    settings: Settings,
+    pub(super) settings: Settings,
     table: Mutex<Table>,
+    /// Stops every output reader for a live upgrade.
+    pub(super) quiesce: Quiesce,
+}
+
+/// Output readers pause while a live upgrade captures the process table:
+/// `paused` asks them to stop, and each holds a read guard of `gate` from
+/// a read until the chunk is recorded, so the capture (which takes the
+/// write guard) sees every byte that was read and none is read after.
+#[derive(Debug)]
+pub(super) struct Quiesce {
+    pub(super) paused: tokio::sync::watch::Sender<bool>,
+    pub(super) gate: Arc<tokio::sync::RwLock<()>>,
+}
+
+/// How a supervisor learns the exit.
+pub(super) enum ExitWait {
+    /// From the reaper.
+    Child(tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>),
+    /// Already known (handed over by a live upgrade).
+    Known(End),
 }
 
 impl std::fmt::Debug for ProcessManager {
@@ -137,10 +163,14 @@ impl ProcessManager {
             tasks,
             settings,
             table: Mutex::new(Table::default()),
+            quiesce: Quiesce {
+                paused: tokio::sync::watch::Sender::new(false),
+                gate: Arc::new(tokio::sync::RwLock::new(())),
+            },
         }
     }
 
-    fn table(&self) -> MutexGuard<'_, Table> {
+    pub(super) fn table(&self) -> MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -198,6 +228,9 @@ impl ProcessManager {
             child: child_id,
             backend,
             bus: Bus::new(self.settings.stall_limit),
+            deadline: spec.timeout.map(|t| Instant::now() + t),
+            exit: Mutex::new(None),
+            ended_at: Mutex::new(None),
         });
         let events = process
             .bus
@@ -224,9 +257,50 @@ impl ProcessManager {
             timeout = ?spec.timeout,
             "process.Start"
         );
-        self.tasks
-            .spawn(self.clone().supervise(process, sources, exit, spec.timeout));
+        self.tasks.spawn(self.clone().supervise(
+            process,
+            sources,
+            ExitWait::Child(exit),
+            spec.timeout,
+        ));
         Ok(Started { pid, events })
+    }
+
+    /// Runs `process`'s lifecycle (for a process handed over by a live
+    /// upgrade; [`ProcessManager::start`] does this for new ones).
+    pub(super) fn run(
+        self: &Arc<Self>,
+        process: Arc<Process>,
+        sources: Vec<Source>,
+        exit: ExitWait,
+        deadline: Option<Duration>,
+    ) {
+        self.table().live.insert(process.info.pid, process.clone());
+        self.tasks
+            .spawn(self.clone().supervise(process, sources, exit, deadline));
+    }
+
+    /// Keeps an ended process for `connect` for `retention`.
+    pub(super) fn retain(self: &Arc<Self>, process: Arc<Process>, retention: Duration) {
+        let pid = process.info.pid;
+        self.table().retained.insert(pid, process.clone());
+        let manager = self.clone();
+        self.tasks.spawn(async move {
+            tokio::time::sleep(retention).await;
+            manager.retire(&process);
+        });
+    }
+
+    fn retire(&self, process: &Arc<Process>) {
+        let mut table = self.table();
+        let pid = process.info.pid;
+        if table
+            .retained
+            .get(&pid)
+            .is_some_and(|p| Arc::ptr_eq(p, process))
+        {
+            table.retained.remove(&pid);
+        }
     }
 
     /// Waits for exit (killing the process at its deadline, if any), drains
@@ -236,14 +310,31 @@ impl ProcessManager {
         self: Arc<Self>,
         process: Arc<Process>,
         sources: Vec<Source>,
-        mut exit: tokio::sync::oneshot::Receiver<nix::sys::wait::WaitStatus>,
+        exit: ExitWait,
         deadline: Option<Duration>,
     ) {
         let stop = CancellationToken::new();
         let pumps: Vec<_> = sources
             .into_iter()
-            .map(|s| self.tasks.spawn(pump(process.clone(), s, stop.clone())))
+            .map(|s| {
+                self.tasks.spawn(pump(
+                    process.clone(),
+                    s,
+                    stop.clone(),
+                    self.quiesce.gate.clone(),
+                    self.quiesce.paused.subscribe(),
+                ))
+            })
             .collect();
+        let mut exit = match exit {
+            ExitWait::Child(exit) => exit,
+            ExitWait::Known(end) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                drop(tx);
+                *lock(&process.exit) = Some(end);
+                rx
+            }
+        };
         let mut status = None;
         if let Some(deadline) = deadline {
             tokio::select! {
@@ -258,14 +349,21 @@ impl ProcessManager {
                 }
             }
         }
-        let status = match status {
-            Some(status) => status,
-            None => exit.await,
+        let known = lock(&process.exit).clone();
+        let end = match known {
+            Some(end) => end,
+            None => {
+                let status = match status {
+                    Some(status) => status,
+                    None => exit.await,
+                };
+                match status {
+                    Ok(status) => End::from_wait(status),
+                    Err(_) => End::wait_failed("exit status lost"),
+                }
+            }
         };
-        let end = match status {
-            Ok(status) => End::from_wait(status),
-            Err(_) => End::wait_failed("exit status lost"),
-        };
+        *lock(&process.exit) = Some(end.clone());
         let pumps = futures::future::join_all(pumps);
         tokio::pin!(pumps);
         if tokio::time::timeout(self.settings.drain_grace, &mut pumps)
@@ -289,16 +387,11 @@ impl ProcessManager {
             }
             table.retained.insert(pid, process.clone());
         }
+        *lock(&process.ended_at) = Some(Instant::now());
         process.bus.finish(end).await;
+        self.reaper.forget(process.child);
         tokio::time::sleep(self.settings.exit_retention).await;
-        let mut table = self.table();
-        if table
-            .retained
-            .get(&pid)
-            .is_some_and(|p| Arc::ptr_eq(p, &process))
-        {
-            table.retained.remove(&pid);
-        }
+        self.retire(&process);
     }
 
     /// Subscribes to a process's events from now on. For a process that has
@@ -363,15 +456,35 @@ impl ProcessManager {
 
 /// Copies one output source into the bus until end of stream, or until
 /// `stop`, after which only already-readable bytes are taken.
-async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken) {
+///
+/// Every chunk is recorded in the replay tail under a read guard of `gate`;
+/// while `paused` (a live upgrade) nothing is read.
+async fn pump(
+    process: Arc<Process>,
+    mut source: Source,
+    stop: CancellationToken,
+    gate: Arc<tokio::sync::RwLock<()>>,
+    mut paused: tokio::sync::watch::Receiver<bool>,
+) {
     let mut buf = BytesMut::with_capacity(source.chunk);
     loop {
+        if *paused.borrow_and_update() {
+            tokio::select! {
+                _ = paused.wait_for(|p| !*p) => continue,
+                () = stop.cancelled() => break,
+            }
+        }
+        let guard = tokio::select! {
+            guard = gate.clone().read_owned() => guard,
+            () = stop.cancelled() => break,
+        };
         buf.clear();
         buf.reserve(source.chunk);
         let read = {
             let mut limited = (&mut buf).limit(source.chunk);
             tokio::select! {
                 biased;
+                _ = paused.changed() => continue,
                 read = source.reader.read_buf(&mut limited) => read,
                 () = stop.cancelled() => break,
             }
@@ -379,9 +492,12 @@ async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken
         match read {
             Ok(0) => return,
             Ok(_) => {
+                let output = (source.label)(buf.split().freeze());
+                let targets = process.bus.record(&output);
+                drop(guard);
                 process
                     .bus
-                    .publish((source.label)(buf.split().freeze()))
+                    .deliver(targets, super::output::Event::Data(output))
                     .await
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -393,6 +509,7 @@ async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken
     }
     // Draining after stop: only what can be read without waiting.
     loop {
+        let guard = gate.clone().read_owned().await;
         buf.clear();
         buf.reserve(source.chunk);
         let read = source
@@ -401,12 +518,19 @@ async fn pump(process: Arc<Process>, mut source: Source, stop: CancellationToken
             .now_or_never();
         match read {
             Some(Ok(n)) if n > 0 => {
+                let output = (source.label)(buf.split().freeze());
+                let targets = process.bus.record(&output);
+                drop(guard);
                 process
                     .bus
-                    .publish((source.label)(buf.split().freeze()))
+                    .deliver(targets, super::output::Event::Data(output))
                     .await
             }
             _ => return,
         }
     }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

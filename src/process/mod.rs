@@ -3,6 +3,7 @@
 
 mod backend;
 pub mod exit;
+pub mod handover;
 mod manager;
 mod output;
 mod pipe;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 
 pub use exit::End;
 pub use manager::{ProcessInfo, ProcessManager, Settings, Started};
-pub use output::{Event, Fault, Output, Subscription};
+pub use output::{Event, Fault, Output, REPLAY_TAIL_BYTES, Subscription};
 pub use reaper::Reaper;
 pub use spec::{Mode, ProcessConfig, PtySize, StartSpec};
 

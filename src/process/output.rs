@@ -10,9 +10,10 @@
 //! list, so a new subscriber either joins before the end is published (and
 //! receives it) or sees the stored end: there is no window in between.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -60,12 +61,25 @@ struct Subscriber {
     fell_behind: Arc<AtomicBool>,
 }
 
+/// Bytes of recent output each process keeps for a live upgrade (see
+/// [`Bus::record`]); chunk granularity, so up to one chunk more.
+pub const REPLAY_TAIL_BYTES: usize = 256 * 1024;
+
 #[derive(Debug, Default)]
 struct State {
     subscribers: Vec<Subscriber>,
     end: Option<End>,
     next_id: u64,
+    /// The most recent output read, at most [`REPLAY_TAIL_BYTES`].
+    tail: VecDeque<Output>,
+    tail_bytes: usize,
+    /// After a live upgrade: until this instant every new subscriber gets
+    /// the tail first (which starts as the handed-over tail).
+    replay_until: Option<Instant>,
 }
+
+/// Where one event goes: each subscriber's id, queue and cut-off flag.
+pub(super) type Targets = Vec<(u64, mpsc::Sender<Event>, Arc<AtomicBool>)>;
 
 /// One process's event fan-out.
 #[derive(Debug)]
@@ -81,6 +95,8 @@ pub struct Subscription {
     fell_behind: Arc<AtomicBool>,
     stall_limit: Duration,
     done: bool,
+    /// Handed-over output delivered before anything live.
+    replay: VecDeque<Output>,
 }
 
 impl Subscription {
@@ -88,6 +104,9 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Result<Event, Fault>> {
         if self.done {
             return None;
+        }
+        if let Some(output) = self.replay.pop_front() {
+            return Some(Ok(Event::Data(output)));
         }
         match self.rx.recv().await {
             Some(event) => {
@@ -127,6 +146,10 @@ impl Bus {
         }
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let fell_behind = Arc::new(AtomicBool::new(false));
+        let replay = match state.replay_until {
+            Some(until) if Instant::now() < until => state.tail.clone(),
+            _ => VecDeque::new(),
+        };
         let id = state.next_id;
         state.next_id += 1;
         state.subscribers.push(Subscriber {
@@ -139,17 +162,64 @@ impl Bus {
             fell_behind,
             stall_limit: self.stall_limit,
             done: false,
+            replay,
         })
     }
 
-    /// Delivers output to every current subscriber.
-    pub(super) async fn publish(&self, output: Output) {
-        let targets: Vec<_> = self
-            .lock()
+    /// Remembers `output` in the replay tail and returns who it goes to.
+    /// Called for every chunk as it is read, so the tail a live upgrade
+    /// hands over holds everything read up to the moment the readers
+    /// stopped; under one lock with the subscriber list, so a subscriber
+    /// that gets the tail never gets the same chunk live.
+    pub(super) fn record(&self, output: &Output) -> Targets {
+        let mut state = self.lock();
+        state.tail_bytes += output_len(output);
+        state.tail.push_back(output.clone());
+        while state.tail_bytes > REPLAY_TAIL_BYTES && state.tail.len() > 1 {
+            if let Some(old) = state.tail.pop_front() {
+                state.tail_bytes -= output_len(&old);
+            }
+        }
+        state
             .subscribers
             .iter()
             .map(|s| (s.id, s.tx.clone(), s.fell_behind.clone()))
-            .collect();
+            .collect()
+    }
+
+    /// The replay tail, oldest first (for a live upgrade).
+    pub(super) fn tail(&self) -> Vec<Output> {
+        self.lock().tail.iter().cloned().collect()
+    }
+
+    /// Stores `end` with no subscriber to tell (an ended process handed
+    /// over by a live upgrade).
+    pub(super) fn store_end(&self, end: End) {
+        self.lock().end = Some(end);
+    }
+
+    /// The stored end, if the process ended.
+    pub(super) fn end(&self) -> Option<End> {
+        self.lock().end.clone()
+    }
+
+    /// A bus for a handed-over process: `replay` goes first to every
+    /// subscriber that joins before `until`.
+    pub(super) fn resumed(stall_limit: Duration, replay: Vec<Output>, until: Instant) -> Self {
+        let bus = Self::new(stall_limit);
+        {
+            let mut state = bus.lock();
+            state.tail_bytes = replay.iter().map(output_len).sum();
+            state.tail = replay.into();
+            state.replay_until = Some(until);
+        }
+        bus
+    }
+
+    /// Delivers output to every current subscriber.
+    #[cfg(test)]
+    pub(super) async fn publish(&self, output: Output) {
+        let targets = self.record(&output);
         self.deliver(targets, Event::Data(output)).await;
     }
 
@@ -159,6 +229,9 @@ impl Bus {
         let targets: Vec<_> = {
             let mut state = self.lock();
             state.end = Some(end.clone());
+            state.tail.clear();
+            state.tail_bytes = 0;
+            state.replay_until = None;
             std::mem::take(&mut state.subscribers)
                 .into_iter()
                 .map(|s| (s.id, s.tx, s.fell_behind))
@@ -167,11 +240,7 @@ impl Bus {
         self.deliver(targets, Event::End(end)).await;
     }
 
-    async fn deliver(
-        &self,
-        targets: Vec<(u64, mpsc::Sender<Event>, Arc<AtomicBool>)>,
-        event: Event,
-    ) {
+    pub(super) async fn deliver(&self, targets: Targets, event: Event) {
         for (id, tx, fell_behind) in targets {
             let sent = match tx.try_send(event.clone()) {
                 Ok(()) => continue,
@@ -191,6 +260,12 @@ impl Bus {
                 self.lock().subscribers.retain(|s| s.id != id);
             }
         }
+    }
+}
+
+fn output_len(output: &Output) -> usize {
+    match output {
+        Output::Stdout(b) | Output::Stderr(b) | Output::Pty(b) => b.len(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Pipe wiring: separate stdout and stderr; stdin a pipe or `/dev/null`.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 use super::Error;
 use super::backend::{Backend, Source, Wiring};
+use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
 
@@ -25,6 +26,10 @@ pub(super) struct PipeWiring {
 
 struct PipeBackend {
     stdin: Mutex<Option<pipe::Sender>>,
+    /// Duplicates of the output read ends, kept for a live upgrade (a read
+    /// end held open never delays end of stream).
+    stdout: OwnedFd,
+    stderr: OwnedFd,
 }
 
 impl Wiring for PipeWiring {
@@ -54,25 +59,45 @@ impl Wiring for PipeWiring {
             .stderr
             .take()
             .ok_or_else(|| io::Error::other("stderr not piped"))?;
-        let sources = vec![
-            Source {
-                reader: Box::new(pipe::Receiver::from_owned_fd(OwnedFd::from(stdout))?),
-                label: Output::Stdout,
-                chunk: CHUNK,
-            },
-            Source {
-                reader: Box::new(pipe::Receiver::from_owned_fd(OwnedFd::from(stderr))?),
-                label: Output::Stderr,
-                chunk: CHUNK,
-            },
-        ];
-        Ok((
-            Box::new(PipeBackend {
-                stdin: Mutex::new(stdin),
-            }),
-            sources,
-        ))
+        adopt(stdin, OwnedFd::from(stdout), OwnedFd::from(stderr))
     }
+}
+
+/// The backend and sources for pipes envd holds: just spawned, or handed
+/// over by a live upgrade.
+pub(super) fn adopt(
+    stdin: Option<pipe::Sender>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+    let backend = PipeBackend {
+        stdin: Mutex::new(stdin),
+        stdout: stdout.try_clone()?,
+        stderr: stderr.try_clone()?,
+    };
+    let sources = vec![
+        Source {
+            reader: Box::new(pipe::Receiver::from_owned_fd(stdout)?),
+            label: Output::Stdout,
+            chunk: CHUNK,
+        },
+        Source {
+            reader: Box::new(pipe::Receiver::from_owned_fd(stderr)?),
+            label: Output::Stderr,
+            chunk: CHUNK,
+        },
+    ];
+    Ok((Box::new(backend), sources))
+}
+
+/// [`adopt`] for fds handed over as raw descriptors.
+pub(super) fn adopt_fds(
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+    let stdin = stdin.map(pipe::Sender::from_owned_fd).transpose()?;
+    adopt(stdin, stdout, stderr)
 }
 
 impl Backend for PipeBackend {
@@ -99,5 +124,21 @@ impl Backend for PipeBackend {
 
     fn resize(&self, _size: PtySize) -> Result<(), Error> {
         Err(Error::NotAPty)
+    }
+
+    fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>> {
+        async move {
+            // Under the stdin lock: no write or close is half done.
+            let stdin = self.stdin.lock().await;
+            Ok(HandedIo::Pipes {
+                stdin: stdin
+                    .as_ref()
+                    .map(|s| s.as_fd().try_clone_to_owned())
+                    .transpose()?,
+                stdout: self.stdout.try_clone()?,
+                stderr: self.stderr.try_clone()?,
+            })
+        }
+        .boxed()
     }
 }

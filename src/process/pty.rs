@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 
 use super::Error;
 use super::backend::{Backend, Source, Wiring};
+use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
 use crate::sys;
@@ -39,6 +40,8 @@ impl PtyWiring {
 struct PtyBackend {
     master: Arc<AsyncFd<File>>,
     writing: Mutex<()>,
+    /// The current window size (handed over by a live upgrade).
+    size: std::sync::Mutex<PtySize>,
 }
 
 /// Reads the master; `EIO` (every slave closed) is end of stream.
@@ -59,20 +62,27 @@ impl Wiring for PtyWiring {
         let master = self
             .master
             .ok_or_else(|| io::Error::other("pty not prepared"))?;
-        let master = Arc::new(sys::async_master(master)?);
-        let source = Source {
-            reader: Box::new(MasterReader(master.clone())),
-            label: Output::Pty,
-            chunk: CHUNK,
-        };
-        Ok((
-            Box::new(PtyBackend {
-                master,
-                writing: Mutex::new(()),
-            }),
-            vec![source],
-        ))
+        adopt(master, self.size)
     }
+}
+
+/// The backend and source for a pty master envd holds: just opened, or
+/// handed over by a live upgrade.
+pub(super) fn adopt(master: OwnedFd, size: PtySize) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+    let master = Arc::new(sys::async_master(master)?);
+    let source = Source {
+        reader: Box::new(MasterReader(master.clone())),
+        label: Output::Pty,
+        chunk: CHUNK,
+    };
+    Ok((
+        Box::new(PtyBackend {
+            master,
+            writing: Mutex::new(()),
+            size: std::sync::Mutex::new(size),
+        }),
+        vec![source],
+    ))
 }
 
 impl AsyncRead for MasterReader {
@@ -125,6 +135,25 @@ impl Backend for PtyBackend {
 
     fn resize(&self, size: PtySize) -> Result<(), Error> {
         sys::set_window_size(self.master.get_ref().as_fd(), size.cols, size.rows)
-            .map_err(Error::Resize)
+            .map_err(Error::Resize)?;
+        *self
+            .size
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
+        Ok(())
+    }
+
+    fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>> {
+        async move {
+            let size = *self
+                .size
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Ok(HandedIo::Terminal {
+                master: self.master.get_ref().as_fd().try_clone_to_owned()?,
+                size,
+            })
+        }
+        .boxed()
     }
 }

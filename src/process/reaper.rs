@@ -37,12 +37,20 @@ impl ChildId {
 struct Waiter {
     serial: u64,
     tx: oneshot::Sender<WaitStatus>,
+    /// Keep the status in `delivered` until [`Reaper::forget`].
+    record: bool,
 }
 
 #[derive(Debug, Default)]
 struct State {
     waiting: HashMap<i32, Waiter>,
     next_serial: u64,
+    /// Statuses of recorded children, kept until forgotten, so a live
+    /// upgrade can hand over an exit that its waiter has not seen yet.
+    delivered: HashMap<i32, (u64, WaitStatus)>,
+    /// While set (a live upgrade is capturing), nothing is reaped: exits
+    /// stay zombies for the next envd on this pid to collect.
+    suspended: bool,
 }
 
 /// Collects exit statuses of spawned processes and orphans.
@@ -61,7 +69,7 @@ impl Reaper {
         &self,
         command: &mut Command,
     ) -> io::Result<(Child, oneshot::Receiver<WaitStatus>)> {
-        self.spawn_tracked(command)
+        self.spawn_with(command, false)
             .map(|(child, _id, exit)| (child, exit))
     }
 
@@ -70,14 +78,70 @@ impl Reaper {
         &self,
         command: &mut Command,
     ) -> io::Result<(Child, ChildId, oneshot::Receiver<WaitStatus>)> {
+        self.spawn_with(command, true)
+    }
+
+    fn spawn_with(
+        &self,
+        command: &mut Command,
+        record: bool,
+    ) -> io::Result<(Child, ChildId, oneshot::Receiver<WaitStatus>)> {
         let mut state = self.lock();
         let child = command.spawn()?;
-        let (tx, rx) = oneshot::channel();
         let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
+        let (id, rx) = state.register(pid, record);
+        Ok((child, id, rx))
+    }
+
+    /// Tracks `pid`, a child this process inherited across a live upgrade
+    /// (it is already our child). Call before the first [`Reaper::reap`].
+    pub fn adopt(&self, pid: u32) -> io::Result<(ChildId, oneshot::Receiver<WaitStatus>)> {
+        let pid = i32::try_from(pid).map_err(io::Error::other)?;
+        Ok(self.lock().register(pid, true))
+    }
+
+    /// An id for `pid` that was reaped before a live upgrade: never
+    /// signalled, never waited for.
+    pub fn detached(&self, pid: u32) -> ChildId {
+        let mut state = self.lock();
         let serial = state.next_serial;
         state.next_serial += 1;
-        state.waiting.insert(pid, Waiter { serial, tx });
-        Ok((child, ChildId { pid, serial }, rx))
+        ChildId {
+            pid: i32::try_from(pid).unwrap_or(i32::MAX),
+            serial,
+        }
+    }
+
+    /// The status of `child` if it was reaped and not forgotten.
+    pub fn delivered(&self, child: ChildId) -> Option<WaitStatus> {
+        self.lock()
+            .delivered
+            .get(&child.pid)
+            .filter(|(serial, _)| *serial == child.serial)
+            .map(|(_, status)| *status)
+    }
+
+    /// Drops the recorded status of `child` (its end has been published).
+    pub fn forget(&self, child: ChildId) {
+        let mut state = self.lock();
+        if state
+            .delivered
+            .get(&child.pid)
+            .is_some_and(|(serial, _)| *serial == child.serial)
+        {
+            state.delivered.remove(&child.pid);
+        }
+    }
+
+    /// Stops reaping until [`Reaper::resume`].
+    pub fn suspend(&self) {
+        self.lock().suspended = true;
+    }
+
+    /// Reaps again, starting with whatever exited meanwhile.
+    pub fn resume(&self) {
+        self.lock().suspended = false;
+        self.reap();
     }
 
     /// Sends `signal` to `child` if it has not been reaped yet. Returns
@@ -102,12 +166,22 @@ impl Reaper {
     /// and discarding orphans'. Call on every SIGCHLD.
     pub fn reap(&self) {
         let mut state = self.lock();
+        if state.suspended {
+            return;
+        }
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
                     match state.waiting.remove(&pid.as_raw()) {
-                        Some(waiter) => drop(waiter.tx.send(status)),
+                        Some(waiter) => {
+                            if waiter.record {
+                                state
+                                    .delivered
+                                    .insert(pid.as_raw(), (waiter.serial, status));
+                            }
+                            waiter.tx.send(status).ok();
+                        }
                         None => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
                     }
                 }
@@ -119,6 +193,16 @@ impl Reaper {
                 }
             }
         }
+    }
+}
+
+impl State {
+    fn register(&mut self, pid: i32, record: bool) -> (ChildId, oneshot::Receiver<WaitStatus>) {
+        let (tx, rx) = oneshot::channel();
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.waiting.insert(pid, Waiter { serial, tx, record });
+        (ChildId { pid, serial }, rx)
     }
 }
 

@@ -2,12 +2,14 @@
 //! around one OS facility, and each `unsafe` block states why it is sound.
 #![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
 
+mod exec;
 mod fsfreeze;
 mod madvise;
 mod pty;
 mod spawn;
 mod xattr;
 
+pub use exec::{exec_keeping, memfd, take_inherited};
 pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
 pub use madvise::collapse;
 pub use pty::{Pty, async_master, open_pty, set_window_size};

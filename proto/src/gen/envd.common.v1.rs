@@ -74,6 +74,17 @@ pub enum ErrorReason {
     StreamStalled = 29,
     /// An I/O or system failure inside envd.
     Internal = 30,
+    /// Live upgrade (`/upgrade`), numbered apart so other additions never clash.
+    /// `/upgrade` before the first successful `/init`.
+    NotInitialized = 100,
+    /// The upgrade binary is missing or not executable.
+    UpgradeBinaryInvalid = 101,
+    /// The upgrade binary does not accept this envd's handover schema.
+    HandoverSchemaRejected = 102,
+    /// Capturing the handover or exec'ing the new binary failed.
+    UpgradeFailed = 103,
+    /// The request body is larger than the endpoint accepts.
+    PayloadTooLarge = 104,
 }
 impl ErrorReason {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -113,6 +124,11 @@ impl ErrorReason {
             Self::StreamFellBehind => "ERROR_REASON_STREAM_FELL_BEHIND",
             Self::StreamStalled => "ERROR_REASON_STREAM_STALLED",
             Self::Internal => "ERROR_REASON_INTERNAL",
+            Self::NotInitialized => "ERROR_REASON_NOT_INITIALIZED",
+            Self::UpgradeBinaryInvalid => "ERROR_REASON_UPGRADE_BINARY_INVALID",
+            Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
+            Self::UpgradeFailed => "ERROR_REASON_UPGRADE_FAILED",
+            Self::PayloadTooLarge => "ERROR_REASON_PAYLOAD_TOO_LARGE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -149,6 +165,11 @@ impl ErrorReason {
             "ERROR_REASON_STREAM_FELL_BEHIND" => Some(Self::StreamFellBehind),
             "ERROR_REASON_STREAM_STALLED" => Some(Self::StreamStalled),
             "ERROR_REASON_INTERNAL" => Some(Self::Internal),
+            "ERROR_REASON_NOT_INITIALIZED" => Some(Self::NotInitialized),
+            "ERROR_REASON_UPGRADE_BINARY_INVALID" => Some(Self::UpgradeBinaryInvalid),
+            "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Some(Self::HandoverSchemaRejected),
+            "ERROR_REASON_UPGRADE_FAILED" => Some(Self::UpgradeFailed),
+            "ERROR_REASON_PAYLOAD_TOO_LARGE" => Some(Self::PayloadTooLarge),
             _ => None,
         }
     }
@@ -289,6 +310,11 @@ impl serde::Serialize for ErrorReason {
             Self::StreamFellBehind => "ERROR_REASON_STREAM_FELL_BEHIND",
             Self::StreamStalled => "ERROR_REASON_STREAM_STALLED",
             Self::Internal => "ERROR_REASON_INTERNAL",
+            Self::NotInitialized => "ERROR_REASON_NOT_INITIALIZED",
+            Self::UpgradeBinaryInvalid => "ERROR_REASON_UPGRADE_BINARY_INVALID",
+            Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
+            Self::UpgradeFailed => "ERROR_REASON_UPGRADE_FAILED",
+            Self::PayloadTooLarge => "ERROR_REASON_PAYLOAD_TOO_LARGE",
         };
         serializer.serialize_str(variant)
     }
@@ -331,6 +357,11 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
             "ERROR_REASON_STREAM_FELL_BEHIND",
             "ERROR_REASON_STREAM_STALLED",
             "ERROR_REASON_INTERNAL",
+            "ERROR_REASON_NOT_INITIALIZED",
+            "ERROR_REASON_UPGRADE_BINARY_INVALID",
+            "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
+            "ERROR_REASON_UPGRADE_FAILED",
+            "ERROR_REASON_PAYLOAD_TOO_LARGE",
         ];
 
         struct GeneratedVisitor;
@@ -402,6 +433,11 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
                     "ERROR_REASON_STREAM_FELL_BEHIND" => Ok(ErrorReason::StreamFellBehind),
                     "ERROR_REASON_STREAM_STALLED" => Ok(ErrorReason::StreamStalled),
                     "ERROR_REASON_INTERNAL" => Ok(ErrorReason::Internal),
+                    "ERROR_REASON_NOT_INITIALIZED" => Ok(ErrorReason::NotInitialized),
+                    "ERROR_REASON_UPGRADE_BINARY_INVALID" => Ok(ErrorReason::UpgradeBinaryInvalid),
+                    "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Ok(ErrorReason::HandoverSchemaRejected),
+                    "ERROR_REASON_UPGRADE_FAILED" => Ok(ErrorReason::UpgradeFailed),
+                    "ERROR_REASON_PAYLOAD_TOO_LARGE" => Ok(ErrorReason::PayloadTooLarge),
                     _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
                 }
             }

@@ -16,7 +16,7 @@ mod tree;
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -159,6 +159,22 @@ impl Shared {
 pub struct Watcher {
     shared: Arc<Shared>,
     _task: AbortOnDropHandle<()>,
+    /// What it watches and how (handed over by a live upgrade).
+    dir: PathBuf,
+    options: WatchOptions,
+}
+
+/// A polled watcher as a live upgrade hands it over.
+#[derive(Debug, Clone)]
+pub struct HandedWatcher {
+    /// Its id.
+    pub id: String,
+    /// The watched directory.
+    pub dir: PathBuf,
+    /// How it watches.
+    pub options: WatchOptions,
+    /// Events not yet fetched, oldest first.
+    pub events: Vec<Event>,
 }
 
 impl Watcher {
@@ -172,7 +188,31 @@ impl Watcher {
         Ok(Self {
             shared,
             _task: AbortOnDropHandle::new(task),
+            dir: dir.to_owned(),
+            options,
         })
+    }
+
+    /// Re-opens a handed-over watcher: watches again and queues `events`
+    /// before anything new.
+    pub fn reopen(dir: &Path, options: WatchOptions, events: Vec<Event>) -> Result<Self, Error> {
+        let watcher = Self::open(dir, options)?;
+        let mut queue = watcher.shared.lock();
+        for event in events.into_iter().rev() {
+            queue.events.push_front(event);
+        }
+        drop(queue);
+        Ok(watcher)
+    }
+
+    /// What a live upgrade hands over: the queued events stay queued.
+    fn export(&self, id: &str) -> HandedWatcher {
+        HandedWatcher {
+            id: id.to_owned(),
+            dir: self.dir.clone(),
+            options: self.options,
+            events: self.shared.lock().events.iter().cloned().collect(),
+        }
     }
 
     /// Waits for events and returns every queued one, oldest first. Once

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Event, Watcher};
+use super::{Event, HandedWatcher, Watcher};
 use crate::fs::Error;
 
 /// Length of the random part of a watcher id.
@@ -55,6 +55,16 @@ impl Registry {
         removed
             .map(drop)
             .ok_or_else(|| Error::WatcherNotFound(id.to_owned()))
+    }
+
+    /// Every watcher with its queued events (for a live upgrade).
+    pub fn export(&self) -> Vec<HandedWatcher> {
+        self.lock().iter().map(|(id, w)| w.export(id)).collect()
+    }
+
+    /// Keeps a handed-over watcher under its old id.
+    pub fn adopt(&self, id: String, watcher: Watcher) {
+        self.lock().insert(id, watcher);
     }
 
     /// How many watchers exist.

@@ -17,6 +17,7 @@ pub const PROTOS: &[&str] = &[
     "process/process.proto",
     "filesystem/filesystem.proto",
     "envd/common/v1/error.proto",
+    "envd/handover/v1/handover.proto",
 ];
 
 /// Regenerates the Rust code for every file in [`PROTOS`] into `out_dir`,
