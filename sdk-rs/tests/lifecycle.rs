@@ -11,7 +11,7 @@ use support::Envd;
 async fn health_metrics_envs() {
     let envd = Envd::start().await;
     let client = envd.client();
-    assert_eq!(client.health().await.unwrap().version, "0.3.0");
+    assert_eq!(client.health().await.unwrap().version, "0.7.0");
     let metrics = client.metrics().await.unwrap();
     assert!(metrics.cpu_count >= 1);
     assert!(metrics.mem_total >= metrics.mem_used);

@@ -64,5 +64,5 @@ async fn the_quickstart_example_runs_against_envd() {
         "quickstart failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.starts_with("envd 0.3.0 sees "), "{stdout}");
+    assert!(stdout.starts_with("envd 0.7.0 sees "), "{stdout}");
 }

@@ -15,7 +15,7 @@ after(() => server.stop());
 describe("client", () => {
   it("reports health, metrics and envs", async () => {
     const envd = new Envd({ url: `${server.url}/` });
-    assert.deepEqual(await envd.health(), { version: "0.3.0" });
+    assert.deepEqual(await envd.health(), { version: "0.7.0" });
     const metrics = await envd.metrics();
     assert.ok(metrics.mem_total > 0);
     assert.ok(metrics.cpu_count >= 1);
@@ -53,7 +53,7 @@ describe("client", () => {
       return true;
     });
     await envd.prepareSnapshot();
-    assert.deepEqual(await envd.health(), { version: "0.3.0" });
+    assert.deepEqual(await envd.health(), { version: "0.7.0" });
   });
 
   it("reports the access-token reason on unary and streaming RPCs", async () => {
