@@ -2,6 +2,10 @@
 //! the same pid and keeps the listener, every process (pipes and PTYs),
 //! the watchers with their undelivered events and the `/init` state; a
 //! client reconnecting with `Connect` loses no output.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
 mod support;
 
