@@ -137,6 +137,31 @@ async fn refusals_leave_the_old_envd_serving() {
     assert_eq!(run.output("stdout"), b"still-here\n");
 }
 
+#[tokio::test]
+async fn a_binary_over_256_mib_is_refused_and_not_kept() {
+    let Setup { envd, next, _dir } = start();
+    assert_eq!(init(&envd).await.status().as_u16(), 204);
+    let chunk = bytes::Bytes::from(vec![0_u8; 1024 * 1024]);
+    let body = futures::stream::iter((0..257).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let resp = envd
+        .http
+        .post(envd.url("/upgrade"))
+        .header(AUTH.0, AUTH.1)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reason_of(resp).await,
+        (413, "ERROR_REASON_PAYLOAD_TOO_LARGE".into())
+    );
+    assert!(!next.exists(), "a refused binary was kept");
+    let leftovers: Vec<_> = std::fs::read_dir(next.parent().unwrap()).unwrap().collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (status, _) = envd.unary_with(LIST, json!({}), &[AUTH]).await;
+    assert_eq!(status, 200);
+}
+
 /// Reads a Connect JSON stream's stdout/pty bytes into `sink` until the
 /// stream ends or breaks (the upgrade drops the connection).
 async fn drain_into(resp: reqwest::Response, field: &'static str, sink: Arc<Mutex<Vec<u8>>>) {
