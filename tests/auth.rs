@@ -156,6 +156,7 @@ fn guarded(scratch: &std::path::Path) -> Vec<Guarded> {
         (reqwest::Method::PUT, "/files"),
         (reqwest::Method::GET, "/snapshot/prepare"),
         (reqwest::Method::POST, "/files/compose"),
+        (reqwest::Method::POST, "/upgrade"),
     ] {
         all.push(Guarded {
             method,

@@ -217,6 +217,17 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
     let Setup { envd, next, _dir } = start();
     assert_eq!(init(&envd).await.status().as_u16(), 204);
     let watched = scratch_dir();
+    // An ended process, still answerable by Connect.
+    let ended = envd
+        .stream(
+            START,
+            json!({"process": {"cmd": "/bin/sh", "args": ["-c", "exit 3"]}, "tag": "ended"}),
+            &[AUTH],
+        )
+        .await
+        .collect(STEP)
+        .await;
+    assert_eq!(ended.end().unwrap()["status"], "exit status 3");
 
     // A counter on a pipe, read by a client until the upgrade cuts it off.
     let counter = "i=0; while :; do echo $i; i=$((i+1)); sleep 0.01; done";
@@ -337,6 +348,15 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
         );
     }
 
+    // The ended process's end event was kept.
+    let kept = envd
+        .stream(CONNECT, json!({"process": {"tag": "ended"}}), &[AUTH])
+        .await
+        .collect(STEP)
+        .await;
+    assert_eq!(kept.kinds(), ["start", "end"]);
+    assert_eq!(kept.end().unwrap()["status"], "exit status 3");
+
     // The PTY still echoes.
     let pid = list["processes"]
         .as_array()
@@ -385,6 +405,7 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
     assert_eq!(handover["schema"], 1, "{handover}");
     assert_eq!(handover["processes"], 2, "{handover}");
     assert_eq!(handover["watchers"], 2, "{handover}");
+    assert_eq!(handover["ended"], 1, "{handover}");
     let envs: Value = envd
         .http
         .get(envd.url("/envs"))
