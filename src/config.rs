@@ -500,6 +500,24 @@ mod tests {
     }
 
     #[test]
+    fn live_upgrade_flags() {
+        let c = run(&[]);
+        assert_eq!(c.upgrade_bin, PathBuf::from("/usr/bin/envd.next"));
+        assert_eq!(c.resume_handover, None);
+        let c = run(&["-upgrade-bin", "/tmp/next", "--resume-handover=7"]);
+        assert_eq!(c.upgrade_bin, PathBuf::from("/tmp/next"));
+        assert_eq!(c.resume_handover, Some(7));
+        assert_eq!(
+            Invocation::parse(["--check-handover-schema", "1"]),
+            Ok(Invocation::CheckHandoverSchema(1))
+        );
+        assert!(matches!(
+            Invocation::parse(["--resume-handover", "x"]),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
     fn rejects_unknown_and_removed_flags() {
         assert_eq!(
             Invocation::parse(["--isnotfc"]),

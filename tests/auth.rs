@@ -164,6 +164,7 @@ fn guarded(scratch: &std::path::Path) -> Vec<Guarded> {
         (reqwest::Method::POST, "/fsfreeze"),
         (reqwest::Method::POST, "/fsthaw"),
         (reqwest::Method::POST, "/collapse"),
+        (reqwest::Method::POST, "/upgrade"),
     ] {
         all.push(Guarded {
             method,

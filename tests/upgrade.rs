@@ -2,6 +2,10 @@
 //! the same pid and keeps the listener, every process (pipes and PTYs),
 //! the watchers with their undelivered events and the `/init` state; a
 //! client reconnecting with `Connect` loses no output.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
 mod support;
 
@@ -133,6 +137,31 @@ async fn refusals_leave_the_old_envd_serving() {
     assert_eq!(run.output("stdout"), b"still-here\n");
 }
 
+#[tokio::test]
+async fn a_binary_over_256_mib_is_refused_and_not_kept() {
+    let Setup { envd, next, _dir } = start();
+    assert_eq!(init(&envd).await.status().as_u16(), 204);
+    let chunk = bytes::Bytes::from(vec![0_u8; 1024 * 1024]);
+    let body = futures::stream::iter((0..257).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let resp = envd
+        .http
+        .post(envd.url("/upgrade"))
+        .header(AUTH.0, AUTH.1)
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reason_of(resp).await,
+        (413, "ERROR_REASON_PAYLOAD_TOO_LARGE".into())
+    );
+    assert!(!next.exists(), "a refused binary was kept");
+    let leftovers: Vec<_> = std::fs::read_dir(next.parent().unwrap()).unwrap().collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (status, _) = envd.unary_with(LIST, json!({}), &[AUTH]).await;
+    assert_eq!(status, 200);
+}
+
 /// Reads a Connect JSON stream's stdout/pty bytes into `sink` until the
 /// stream ends or breaks (the upgrade drops the connection).
 async fn drain_into(resp: reqwest::Response, field: &'static str, sink: Arc<Mutex<Vec<u8>>>) {
@@ -188,6 +217,17 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
     let Setup { envd, next, _dir } = start();
     assert_eq!(init(&envd).await.status().as_u16(), 204);
     let watched = scratch_dir();
+    // An ended process, still answerable by Connect.
+    let ended = envd
+        .stream(
+            START,
+            json!({"process": {"cmd": "/bin/sh", "args": ["-c", "exit 3"]}, "tag": "ended"}),
+            &[AUTH],
+        )
+        .await
+        .collect(STEP)
+        .await;
+    assert_eq!(ended.end().unwrap()["status"], "exit status 3");
 
     // A counter on a pipe, read by a client until the upgrade cuts it off.
     let counter = "i=0; while :; do echo $i; i=$((i+1)); sleep 0.01; done";
@@ -308,6 +348,15 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
         );
     }
 
+    // The ended process's end event was kept.
+    let kept = envd
+        .stream(CONNECT, json!({"process": {"tag": "ended"}}), &[AUTH])
+        .await
+        .collect(STEP)
+        .await;
+    assert_eq!(kept.kinds(), ["start", "end"]);
+    assert_eq!(kept.end().unwrap()["status"], "exit status 3");
+
     // The PTY still echoes.
     let pid = list["processes"]
         .as_array()
@@ -356,6 +405,7 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
     assert_eq!(handover["schema"], 1, "{handover}");
     assert_eq!(handover["processes"], 2, "{handover}");
     assert_eq!(handover["watchers"], 2, "{handover}");
+    assert_eq!(handover["ended"], 1, "{handover}");
     let envs: Value = envd
         .http
         .get(envd.url("/envs"))

@@ -99,6 +99,10 @@ async fn receive(target: &Path, body: Body) -> Result<(), Error> {
     if result.is_err() {
         drop(std::fs::remove_file(&tmp));
     }
+    if matches!(result, Err(U::TooLarge(_))) {
+        // Let the client finish writing and read the answer.
+        crate::http::drain::discard(stream).await;
+    }
     Ok(result?)
 }
 

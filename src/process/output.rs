@@ -299,6 +299,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn after_resume_a_subscriber_gets_the_tail_then_live_without_gap_or_repeat() {
+        let out = |s: &'static str| Output::Stdout(Bytes::from_static(s.as_bytes()));
+        let until = Instant::now() + Duration::from_secs(3600);
+        let bus = Bus::resumed(Duration::from_secs(1), vec![out("a")], until);
+        // Read after the resume, before anyone connected.
+        bus.publish(out("b")).await;
+        let mut sub = bus.subscribe().unwrap();
+        bus.publish(out("c")).await;
+        for expected in ["a", "b", "c"] {
+            assert_eq!(sub.next().await, Some(Ok(Event::Data(out(expected)))));
+        }
+        assert_eq!(bus.tail(), vec![out("a"), out("b"), out("c")]);
+        // A fresh bus never replays.
+        let fresh = Bus::new(Duration::from_secs(1));
+        fresh.publish(out("x")).await;
+        let mut sub = fresh.subscribe().unwrap();
+        fresh.finish(end()).await;
+        assert_eq!(sub.next().await, Some(Ok(Event::End(end()))));
+    }
+
+    #[tokio::test]
     async fn dropped_subscriber_never_blocks_publishing() {
         let bus = Bus::new(Duration::from_secs(3600));
         drop(bus.subscribe().unwrap());

@@ -18,6 +18,17 @@
 //! reap sweep collects exits that happened during the exec), the retained
 //! ends, the watchers (re-armed: changes between capture and re-arm are
 //! not seen) and the `/init` state.
+//!
+//! Output guarantee: every process keeps a replay tail of the last
+//! [`crate::process::REPLAY_TAIL_BYTES`] it read (whole chunks). Readers
+//! stop before the capture, so every byte read is in the tail handed over
+//! and every byte not read stays in the pipe or pty for the new image. For
+//! [`REPLAY_WINDOW`] after resume each `Connect` first gets the whole tail
+//! (the handed-over one plus what was read since), then live output, with
+//! no chunk twice and none missing. A client that had received all but at
+//! most that many bytes before the upgrade therefore loses nothing (it
+//! sees the overlap again and skips what it already has); one further
+//! behind sees a gap.
 
 mod capture;
 pub mod resume;
