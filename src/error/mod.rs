@@ -57,6 +57,9 @@ pub enum Error {
     /// A filesystem RPC failed.
     #[error(transparent)]
     Fs(#[from] fs::Error),
+    /// `/files/compose` failed.
+    #[error(transparent)]
+    Compose(#[from] fs::compose::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -122,6 +125,7 @@ impl Error {
             Self::Host(_) => Code::Internal,
             Self::Files(e) => files_code(e),
             Self::Fs(e) => fs_code(e),
+            Self::Compose(e) => compose_code(e),
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
@@ -220,6 +224,19 @@ fn files_code(e: &files::Error) -> Code {
             }
             fs::write::Error::Parents(_) | fs::write::Error::Io { .. } => Code::Internal,
         },
+    }
+}
+
+/// The Connect code of a `/files/compose` error (spec §5.8).
+fn compose_code(e: &fs::compose::Error) -> Code {
+    use fs::compose::Error as C;
+    match e {
+        C::NoSources | C::NoDestination | C::SourceIsDestination(_) | C::NotRegular(_) => {
+            Code::InvalidArgument
+        }
+        C::SourceNotFound(_) => Code::NotFound,
+        C::NoSpace => Code::ResourceExhausted,
+        C::Parents(_) | C::Io { .. } => Code::Internal,
     }
 }
 

@@ -273,7 +273,7 @@ impl Tree {
         // as with an in-place write, and never the temporary.
         if let Some(name) = &event.name
             && !is_dir
-            && crate::fs::write::is_upload_temp(name)
+            && (crate::fs::write::is_upload_temp(name) || crate::fs::compose::is_compose_temp(name))
         {
             if mask.contains(EventMask::MOVED_FROM) {
                 if self.upload_cookies.len() >= UPLOAD_COOKIES {
