@@ -367,3 +367,97 @@ async fn no_inodes_is_507() {
     let r = upload(&envd, &[("path", s(&target))], &[OCTET], b"x".to_vec()).await;
     assert!(r.error(507).starts_with("not enough inodes available: "));
 }
+
+/// An overwrite clears set-user-ID and set-group-ID as a write by the
+/// kernel would (set-group-ID only with group execute; without it the bit
+/// marks mandatory locking), and keeps the other permission bits — through
+/// the temporary file and rename, and in place for a hard-linked file.
+#[tokio::test]
+async fn overwrite_clears_set_id_bits_and_keeps_the_rest() {
+    let envd = Envd::start();
+    let tmp = dir();
+    let cases = [
+        (0o4755, 0o755),
+        (0o6755, 0o755),
+        (0o2755, 0o755),
+        (0o2644, 0o2644),
+        (0o1750, 0o1750),
+        (0o640, 0o640),
+    ];
+    for (linked, name) in [(false, "renamed"), (true, "in-place")] {
+        for (before, after) in cases {
+            let target = tmp.path().join(format!("{name}-{before:o}"));
+            std::fs::write(&target, b"old").unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(before)).unwrap();
+            if linked {
+                std::fs::hard_link(&target, tmp.path().join(format!("link-{before:o}"))).unwrap();
+            }
+            let r = upload(&envd, &[("path", s(&target))], &[OCTET], b"new".to_vec()).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            assert_eq!(std::fs::read(&target).unwrap(), b"new");
+            let mode = std::fs::metadata(&target).unwrap().mode() & 0o7777;
+            assert_eq!(mode, after, "{name}: {before:o} became {mode:o}");
+        }
+    }
+}
+
+/// A new file is 0666 less envd's umask and belongs to the user; an
+/// existing file of another owner is given to the user and keeps its
+/// permission bits.
+#[tokio::test]
+async fn new_and_existing_files_get_the_users_ownership() {
+    let envd = Envd::start();
+    let user = TestUser::create();
+    let tmp = dir();
+    let umask = envd_umask(&envd);
+    let fresh = tmp.path().join("fresh.txt");
+    let r = upload(
+        &envd,
+        &[("path", s(&fresh)), ("username", &user.name)],
+        &[OCTET],
+        b"f".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let meta = std::fs::metadata(&fresh).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o666 & !umask);
+    assert_eq!((meta.uid(), meta.gid()), (user.uid(), user_gid(&user)));
+
+    let theirs = tmp.path().join("roots.txt");
+    std::fs::write(&theirs, b"root's").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o604)).unwrap();
+    let r = upload(
+        &envd,
+        &[("path", s(&theirs)), ("username", &user.name)],
+        &[OCTET],
+        b"mine now".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let meta = std::fs::metadata(&theirs).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o604);
+    assert_eq!((meta.uid(), meta.gid()), (user.uid(), user_gid(&user)));
+}
+
+/// envd's umask, from `/proc/<pid>/status`.
+fn envd_umask(envd: &Envd) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", envd.pid())).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("Umask line");
+    u32::from_str_radix(line.trim(), 8).unwrap()
+}
+
+/// The user's primary group id.
+fn user_gid(user: &TestUser) -> u32 {
+    let out = std::process::Command::new("id")
+        .args(["-g", &user.name])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}

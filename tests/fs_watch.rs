@@ -44,37 +44,91 @@ async fn start_first_then_relative_events_in_op_order() {
     );
 }
 
-/// Uploads land through a temporary file and a rename; watchers see the
-/// file appear and be written under its own name, never the temporary.
-#[tokio::test]
-async fn uploads_show_as_create_and_write_of_the_target_only() {
+/// Uploads land through a temporary file and a rename; watchers see what
+/// E2B's clients see for the Go envd's in-place write — `CREATE, CHMOD,
+/// WRITE` for a new file, `CHMOD, WRITE, WRITE` for an overwrite — under
+/// the file's own name, never the temporary. `target` is relative to the
+/// watched directory.
+async fn upload_events_are_exact(recursive: bool, target: &str) {
     let envd = Envd::start();
     let dir = scratch_dir();
+    if let Some(parent) = std::path::Path::new(target).parent() {
+        std::fs::create_dir_all(dir.path().join(parent)).expect("parent dirs");
+    }
+    let mut watch = envd.watch(watch_request(dir.path(), recursive), &[]).await;
+    let path = dir.path().join(target);
+    let octet = [("content-type", "application/octet-stream")];
+    let ct = support::files::multipart_type();
+    let multipart = [("content-type", ct.as_str())];
+    let rounds = [
+        ("new", &octet, &["CREATE", "CHMOD", "WRITE"]),
+        ("overwrite", &octet, &["CHMOD", "WRITE", "WRITE"]),
+        (
+            "multipart-overwrite",
+            &multipart,
+            &["CHMOD", "WRITE", "WRITE"],
+        ),
+    ];
+    for (round, headers, want) in rounds {
+        let body = if round.starts_with("multipart") {
+            support::files::multipart(&[("file", Some(s(&path)), round.as_bytes())])
+        } else {
+            round.as_bytes().to_vec()
+        };
+        let reply = upload(&envd, &[("path", s(&path))], headers.as_slice(), body).await;
+        assert_eq!(reply.status, 200, "{round}");
+        let marker = format!("marker-{round}");
+        std::fs::write(dir.path().join(&marker), b"").expect("marker");
+        let seen = watch.until(&marker, "CREATE").await;
+        let mut expected: Vec<(&str, &str)> = want.iter().map(|op| (target, *op)).collect();
+        expected.push((&marker, "CREATE"));
+        assert_eq!(seen, pairs(&expected), "{round}, recursive {recursive}");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("uploaded file"),
+        b"multipart-overwrite"
+    );
+}
+
+#[tokio::test]
+async fn upload_events_are_exact_in_a_watched_directory() {
+    upload_events_are_exact(false, "up.txt").await;
+}
+
+#[tokio::test]
+async fn upload_events_are_exact_in_a_recursive_watch() {
+    upload_events_are_exact(true, "up.txt").await;
+}
+
+#[tokio::test]
+async fn upload_events_are_exact_in_a_subdirectory_of_a_recursive_watch() {
+    upload_events_are_exact(true, "sub/deeper/up.txt").await;
+}
+
+/// A non-recursive watch reports nothing of an upload into a subdirectory.
+#[tokio::test]
+async fn non_recursive_watch_sees_nothing_of_an_upload_below_it() {
+    let envd = Envd::start();
+    let dir = scratch_dir();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
     let mut watch = envd.watch(watch_request(dir.path(), false), &[]).await;
-    let target = dir.path().join("up.txt");
+    let path = dir.path().join("sub/below.txt");
     let octet = [("content-type", "application/octet-stream")];
     for round in ["new", "overwrite"] {
         let reply = upload(
             &envd,
-            &[("path", s(&target))],
+            &[("path", s(&path))],
             &octet,
             round.as_bytes().to_vec(),
         )
         .await;
-        assert_eq!(reply.status, 200, "{round}");
-        std::fs::write(dir.path().join(format!("marker-{round}")), b"").unwrap();
-        let seen = watch.until(&format!("marker-{round}"), "CREATE").await;
-        assert_eq!(
-            seen,
-            pairs(&[
-                ("up.txt", "CREATE"),
-                ("up.txt", "WRITE"),
-                (&format!("marker-{round}"), "CREATE"),
-            ]),
-            "{round}"
-        );
+        assert_eq!(reply.status, 200);
     }
-    assert_eq!(std::fs::read(&target).unwrap(), b"overwrite");
+    std::fs::write(dir.path().join("marker"), b"").unwrap();
+    assert_eq!(
+        watch.until("marker", "CREATE").await,
+        pairs(&[("marker", "CREATE")])
+    );
 }
 
 #[tokio::test]

@@ -171,3 +171,61 @@ async fn unfetched_events_are_bounded_and_become_the_watchers_error() {
     assert_eq!(code, "internal");
     envd.call(REMOVE_WATCHER, json!({"watcherId": id})).await;
 }
+
+/// Polled watchers report uploads exactly as WatchDir does: `CREATE,
+/// CHMOD, WRITE` for a new file, `CHMOD, WRITE, WRITE` for an overwrite,
+/// never the temporary file.
+async fn check_polled_upload_events(recursive: bool, target: &str) {
+    let envd = Envd::start();
+    let dir = scratch_dir();
+    if let Some(parent) = std::path::Path::new(target).parent() {
+        std::fs::create_dir_all(dir.path().join(parent)).expect("parent dirs");
+    }
+    let id = create(
+        &envd,
+        json!({"path": s(dir.path()), "recursive": recursive}),
+    )
+    .await;
+    let path = dir.path().join(target);
+    let octet = [("content-type", "application/octet-stream")];
+    for (round, want) in [
+        ("new", ["CREATE", "CHMOD", "WRITE"]),
+        ("overwrite", ["CHMOD", "WRITE", "WRITE"]),
+    ] {
+        let reply = support::files::upload(
+            &envd,
+            &[("path", s(&path))],
+            &octet,
+            round.as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{round}");
+        let marker = format!("marker-{round}");
+        std::fs::write(dir.path().join(&marker), b"").expect("marker");
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + STEP;
+        while !seen.contains(&(marker.clone(), "CREATE".to_owned())) {
+            seen.extend(events(&envd, &id).await);
+            assert!(Instant::now() < deadline, "{round}: only {seen:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut expected: Vec<(String, String)> = want
+            .iter()
+            .map(|op| (target.to_owned(), (*op).to_owned()))
+            .collect();
+        expected.push((marker, "CREATE".to_owned()));
+        assert_eq!(seen, expected, "{round}, recursive {recursive}");
+    }
+    envd.call(REMOVE_WATCHER, json!({"watcherId": id})).await;
+}
+
+#[tokio::test]
+async fn polled_upload_events_are_exact_in_a_watched_directory() {
+    check_polled_upload_events(false, "up.txt").await;
+}
+
+#[tokio::test]
+async fn polled_upload_events_are_exact_when_recursive() {
+    check_polled_upload_events(true, "up.txt").await;
+    check_polled_upload_events(true, "sub/up.txt").await;
+}

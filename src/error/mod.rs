@@ -213,16 +213,21 @@ fn files_code(e: &files::Error) -> Code {
         | F::PathRequired
         | F::UnsupportedContentType(_)
         | F::MissingFilename
+        | F::InvalidMetadata(_)
         | F::DuplicatePath { .. } => Code::InvalidArgument,
         F::PreconditionFailed => Code::FailedPrecondition,
         F::RangeNotSatisfiable { .. } => Code::OutOfRange,
         F::Read { .. } | F::Multipart(_) => Code::Internal,
         F::Write(w) => match w {
             fs::write::Error::IsDirectory(_) | fs::write::Error::Source(_) => Code::InvalidArgument,
-            fs::write::Error::NoInodes(_) | fs::write::Error::NoSpace { .. } => {
+            fs::write::Error::NoInodes(_)
+            | fs::write::Error::NoSpace { .. }
+            | fs::write::Error::Metadata(fs::metadata::StoreError::NoSpace(_)) => {
                 Code::ResourceExhausted
             }
-            fs::write::Error::Parents(_) | fs::write::Error::Io { .. } => Code::Internal,
+            fs::write::Error::Parents(_)
+            | fs::write::Error::Io { .. }
+            | fs::write::Error::Metadata(fs::metadata::StoreError::Io(_)) => Code::Internal,
         },
     }
 }

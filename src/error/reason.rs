@@ -73,12 +73,16 @@ fn files_reason(e: &files::Error) -> R {
         | F::UnsupportedContentType(_)
         | F::Multipart(_)
         | F::MissingFilename
+        | F::InvalidMetadata(_)
         | F::DuplicatePath { .. } => R::InvalidRequest,
         F::Read { source, .. } => io_reason(source),
         F::Write(w) => match w {
             fs::write::Error::IsDirectory(_) => R::IsADirectory,
             fs::write::Error::Source(_) => R::InvalidRequest,
-            fs::write::Error::NoInodes(_) | fs::write::Error::NoSpace { .. } => R::NoSpace,
+            fs::write::Error::NoInodes(_)
+            | fs::write::Error::NoSpace { .. }
+            | fs::write::Error::Metadata(fs::metadata::StoreError::NoSpace(_)) => R::NoSpace,
+            fs::write::Error::Metadata(fs::metadata::StoreError::Io(source)) => io_reason(source),
             fs::write::Error::Parents(d) => dirs_reason(d),
             fs::write::Error::Io { source, .. } => io_reason(source),
         },

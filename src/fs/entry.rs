@@ -3,7 +3,6 @@
 //! that their type and mode come from the fully resolved target.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -12,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{Gid, Uid};
 
 use super::Error;
-use crate::{identity, sys};
+use crate::identity;
 
 /// What kind of entry a path is. Symlinks report their target's kind, so
 /// there is no symlink kind.
@@ -87,9 +86,6 @@ impl Names {
     }
 }
 
-/// Prefix of the extended attributes reported as metadata.
-const METADATA_XATTR_PREFIX: &str = "user.e2b.";
-
 /// Describes `path` without following it if it is a symlink.
 pub fn entry_info(path: &Path, names: &mut Names) -> Result<EntryInfo, Error> {
     let meta = std::fs::symlink_metadata(path).map_err(|source| {
@@ -130,7 +126,7 @@ pub fn entry_info(path: &Path, names: &mut Names) -> Result<EntryInfo, Error> {
         group: names.group(meta.gid()),
         modified,
         symlink_target,
-        metadata: metadata(path),
+        metadata: super::metadata::read(path),
     })
 }
 
@@ -193,22 +189,6 @@ pub fn permissions(st_mode: u32) -> String {
         });
     }
     out
-}
-
-/// The `user.e2b.*` extended attributes; unreadable ones and ones whose
-/// key or value is not UTF-8 are skipped, and any failure yields none.
-fn metadata(path: &Path) -> BTreeMap<String, String> {
-    let Ok(names) = sys::list_xattrs(path) else {
-        return BTreeMap::new();
-    };
-    names
-        .iter()
-        .filter_map(|name| {
-            let key = name.to_str()?.strip_prefix(METADATA_XATTR_PREFIX)?;
-            let value = sys::get_xattr(path, OsStr::new(name)).ok()?;
-            Some((key.to_owned(), String::from_utf8(value).ok()?))
-        })
-        .collect()
 }
 
 #[cfg(test)]

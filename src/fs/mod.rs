@@ -5,6 +5,7 @@ pub mod compose;
 pub mod dirs;
 pub mod entry;
 mod error;
+pub mod metadata;
 pub mod ops;
 pub mod path;
 pub mod watch;

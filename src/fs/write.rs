@@ -3,14 +3,18 @@
 //!
 //! A regular file is written to a temporary file in the same directory and
 //! renamed over the target, so a failed or abandoned upload never leaves a
-//! partial file and readers never see one. An existing target's mode is
-//! kept. Targets that cannot be replaced by a rename are written in place
-//! (`O_TRUNC`, as the Go envd always does): devices, FIFOs, files on
+//! partial file and readers never see one. The temporary gets the file's
+//! metadata before the rename, so no reader sees the new content with the
+//! old metadata. An existing target's mode is kept less its set-user-ID and
+//! set-group-ID bits (as a write by the kernel clears them); a new file
+//! gets 0666 less the umask. Targets that cannot be replaced by a rename
+//! are written in place (`O_TRUNC`, as the Go envd always does): devices,
+//! FIFOs, files on
 //! `/proc`, `/sys` and cgroup filesystems, hard-linked files (a rename would
 //! detach the other names), dangling symlinks, and files in directories
 //! where a temporary file cannot be created.
 
-use std::fs::{File, Metadata, OpenOptions, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt, fchown};
 use std::path::{Path, PathBuf};
@@ -23,6 +27,7 @@ use nix::sys::statfs;
 use nix::unistd::{Gid, Uid};
 
 use super::dirs;
+use super::metadata::{self, Metadata};
 
 /// Chunks in flight between the request and the writer thread.
 const CHANNEL_DEPTH: usize = 8;
@@ -56,6 +61,9 @@ pub enum Error {
         /// The announced size, when the client sent one.
         expected: Option<u64>,
     },
+    /// Storing the metadata failed.
+    #[error(transparent)]
+    Metadata(#[from] metadata::StoreError),
     /// Reading the content from the client failed.
     #[error("error reading request body: {0}")]
     Source(io::Error),
@@ -85,18 +93,28 @@ fn is_full(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
-/// Writes everything `content` yields to `target` as `owner`. `expected`
-/// is the announced length, used only in the disk-full message. Returns the
-/// number of bytes written.
-pub async fn write_file<S>(
-    target: &Path,
-    owner: Owner,
-    expected: Option<u64>,
-    mut content: S,
-) -> Result<u64, Error>
+/// What to write besides the content.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Who the file belongs to.
+    pub owner: Owner,
+    /// The announced length, used only in the disk-full message.
+    pub expected: Option<u64>,
+    /// The file's whole metadata afterwards.
+    pub metadata: Metadata,
+}
+
+/// Writes everything `content` yields to `target` as described by
+/// `options`. Returns the number of bytes written.
+pub async fn write_file<S>(target: &Path, options: Options, mut content: S) -> Result<u64, Error>
 where
     S: Stream<Item = io::Result<Bytes>> + Unpin,
 {
+    let Options {
+        owner,
+        expected,
+        metadata,
+    } = options;
     let prepared = {
         let owned = target.to_owned();
         tokio::task::spawn_blocking(move || prepare(&owned, owner))
@@ -107,6 +125,7 @@ where
         file,
         temp,
         final_path,
+        regular,
     } = prepared;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_DEPTH);
@@ -150,15 +169,34 @@ where
             io_err("writing", &final_path)(e)
         }
     })?;
+    let path = final_path.clone();
+    tokio::task::spawn_blocking(move || finish(file, temp, &path, regular, &metadata))
+        .await
+        .map_err(joined(target))??;
+    Ok(written)
+}
+
+/// Stores the metadata (on the temporary file, before it is renamed into
+/// place) and commits the temporary. Only regular files have metadata:
+/// devices and `/proc`-style files refuse user attributes.
+fn finish(
+    file: File,
+    temp: Option<TempFile>,
+    final_path: &Path,
+    regular: bool,
+    metadata: &Metadata,
+) -> Result<(), Error> {
+    if regular {
+        metadata::replace(&file, metadata)?;
+    }
     drop(file);
     if let Some(temp) = temp {
-        let path = final_path.clone();
-        tokio::task::spawn_blocking(move || temp.commit(&path))
-            .await
-            .map_err(joined(target))?
-            .map_err(io_err("replacing", &final_path))?;
+        temp.commit(final_path, metadata).map_err(|e| match e {
+            Commit::Io(e) => io_err("replacing", final_path)(e),
+            Commit::Metadata(e) => Error::Metadata(e),
+        })?;
     }
-    Ok(written)
+    Ok(())
 }
 
 /// A blocking task that panicked or was cancelled at shutdown.
@@ -176,15 +214,18 @@ struct Prepared {
     file: File,
     temp: Option<TempFile>,
     final_path: PathBuf,
+    /// Whether the destination is a regular file (which can hold metadata).
+    regular: bool,
 }
 
 /// How the target gets its new content.
 enum Plan {
     /// Write a temporary file and rename it over `path`, keeping the mode
-    /// of the `existing` file.
+    /// (less set-id bits) and non-metadata user attributes of the
+    /// `existing` file.
     Replace {
         path: PathBuf,
-        existing: Option<Metadata>,
+        existing: Option<std::fs::Metadata>,
     },
     /// Truncate and write the target itself.
     InPlace {
@@ -198,19 +239,20 @@ fn prepare(target: &Path, owner: Owner) -> Result<Prepared, Error> {
     dirs::ensure_dirs(parent, owner.uid, owner.gid)?;
     match plan(target)? {
         Plan::InPlace { chown } => in_place(target, owner, chown),
-        Plan::Replace { path, existing } => match TempFile::create(&path) {
+        Plan::Replace { path, existing } => match TempFile::create(&path, existing.is_some()) {
             Ok((file, temp)) => {
                 fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
                     .map_err(io_err("changing the owner of", &path))?;
                 if let Some(existing) = existing {
-                    // After chown, which clears set-id bits.
-                    file.set_permissions(Permissions::from_mode(existing.mode() & 0o7777))
+                    file.set_permissions(Permissions::from_mode(without_set_id(existing.mode())))
                         .map_err(io_err("setting the mode of", &path))?;
+                    metadata::carry_over_user_xattrs(&path, &file);
                 }
                 Ok(Prepared {
                     file,
                     temp: Some(temp),
                     final_path: path,
+                    regular: true,
                 })
             }
             Err(e) if is_full(&e) => Err(Error::NoInodes(e)),
@@ -220,6 +262,18 @@ fn prepare(target: &Path, owner: Owner) -> Result<Prepared, Error> {
             Err(e) => Err(io_err("creating", target)(e)),
         },
     }
+}
+
+/// The permission bits of `st_mode` a write leaves: the kernel clears
+/// set-user-ID, and set-group-ID when group execute is set (without it,
+/// set-group-ID marks mandatory locking, not a privilege).
+fn without_set_id(st_mode: u32) -> u32 {
+    let mut mode = st_mode & 0o7777;
+    mode &= !libc::S_ISUID;
+    if mode & libc::S_IXGRP != 0 {
+        mode &= !libc::S_ISGID;
+    }
+    mode
 }
 
 fn plan(target: &Path) -> Result<Plan, Error> {
@@ -279,8 +333,15 @@ fn on_special_fs(path: &Path) -> bool {
 
 /// Opens `target` with `O_TRUNC` (mode 0666 less the umask when created).
 /// `O_NONBLOCK` keeps a FIFO without a reader from blocking forever; it is
-/// cleared once open.
+/// cleared once open. With `chown` (a regular file), an existing file is
+/// given to `owner` before it is opened, as the Go envd does (which also
+/// clears its set-id bits), a created one right after.
 fn in_place(target: &Path, owner: Owner, chown: bool) -> Result<Prepared, Error> {
+    let existed = chown && std::fs::metadata(target).is_ok();
+    if existed {
+        std::os::unix::fs::chown(target, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
+            .map_err(io_err("changing the owner of", target))?;
+    }
     let file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -298,7 +359,7 @@ fn in_place(target: &Path, owner: Owner, chown: bool) -> Result<Prepared, Error>
     let flags = fcntl(&file, FcntlArg::F_GETFL).map_err(|e| io_err("opening", target)(e.into()))?;
     let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
     fcntl(&file, FcntlArg::F_SETFL(flags)).map_err(|e| io_err("opening", target)(e.into()))?;
-    if chown {
+    if chown && !existed {
         fchown(&file, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))
             .map_err(io_err("changing the owner of", target))?;
     }
@@ -306,18 +367,45 @@ fn in_place(target: &Path, owner: Owner, chown: bool) -> Result<Prepared, Error>
         file,
         temp: None,
         final_path: target.to_owned(),
+        regular: chown,
     })
 }
 
+/// What renaming an upload's temporary file into place does to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Landing {
+    /// The upload creates the file.
+    Creates,
+    /// The upload replaces an existing file.
+    Replaces,
+}
+
 /// Whether `name` is one of the temporary files uploads are written to
-/// before they are renamed into place (watchers leave them out).
-pub fn is_upload_temp(name: &std::ffi::OsStr) -> bool {
+/// before they are renamed into place (watchers leave them out), and what
+/// its rename does. The name says it, so a watcher can report the upload
+/// as the in-place write it stands for.
+pub fn upload_temp(name: &std::ffi::OsStr) -> Option<Landing> {
     let name = name.as_encoded_bytes();
-    name.starts_with(b".") && name.ends_with(TEMP_SUFFIX.as_bytes())
+    let stem = name
+        .strip_prefix(b".")?
+        .strip_suffix(TEMP_SUFFIX.as_bytes())?;
+    if stem.ends_with(REPLACE_MARK.as_bytes()) {
+        Some(Landing::Replaces)
+    } else {
+        Some(Landing::Creates)
+    }
 }
 
 /// The suffix of upload temporary files.
 const TEMP_SUFFIX: &str = ".envd-upload";
+/// What precedes [`TEMP_SUFFIX`] in the name of a temporary that replaces
+/// an existing file.
+const REPLACE_MARK: &str = ".replace";
+/// The same for a temporary that creates the file.
+const CREATE_MARK: &str = ".create";
+/// The longest prefix of the target's name kept in a temporary's name, so
+/// the temporary's stays below `NAME_MAX` (255 bytes).
+const NAME_KEPT: usize = 180;
 
 /// A temporary file next to the target; removed on drop unless committed.
 struct TempFile {
@@ -326,24 +414,28 @@ struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `.<name>.<unique>.envd-upload` beside `target`, mode 0666
-    /// less the umask, like a fresh file.
-    fn create(target: &Path) -> io::Result<(File, Self)> {
+    /// Creates `.<name>.<unique>.{create,replace}.envd-upload` beside
+    /// `target`, mode 0666 less the umask, like a fresh file.
+    fn create(target: &Path, replaces: bool) -> io::Result<(File, Self)> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = target.parent().unwrap_or(Path::new("/"));
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default();
-        // Stay below NAME_MAX whatever the target's name length.
-        let name: String = name.chars().take(200).collect();
+        let mut end = name.len().min(NAME_KEPT);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let name = &name[..end];
+        let mark = if replaces { REPLACE_MARK } else { CREATE_MARK };
         loop {
             let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let path = dir.join(format!(
-                ".{name}.{:x}{unique:x}{nanos:x}{TEMP_SUFFIX}",
+                ".{name}.{:x}{unique:x}{nanos:x}{mark}{TEMP_SUFFIX}",
                 std::process::id()
             ));
             match OpenOptions::new()
@@ -368,17 +460,28 @@ impl TempFile {
     }
 
     /// Renames the temporary file over `target`. If the rename is refused
-    /// (the target is a mount point, say), copies the content in place.
-    fn commit(mut self, target: &Path) -> io::Result<()> {
+    /// (the target is a mount point, say), copies the content in place and
+    /// gives the target `metadata`.
+    fn commit(mut self, target: &Path, metadata: &Metadata) -> Result<(), Commit> {
         if std::fs::rename(&self.path, target).is_ok() {
             self.committed = true;
             return Ok(());
         }
-        let mut from = File::open(&self.path)?;
-        let mut to = OpenOptions::new().write(true).truncate(true).open(target)?;
-        io::copy(&mut from, &mut to)?;
-        Ok(())
+        let mut from = File::open(&self.path).map_err(Commit::Io)?;
+        let mut to = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(target)
+            .map_err(Commit::Io)?;
+        io::copy(&mut from, &mut to).map_err(Commit::Io)?;
+        metadata::replace(&to, metadata).map_err(Commit::Metadata)
     }
+}
+
+/// Why a temporary could not be committed.
+enum Commit {
+    Io(io::Error),
+    Metadata(metadata::StoreError),
 }
 
 impl Drop for TempFile {
@@ -392,129 +495,4 @@ impl Drop for TempFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn owner() -> Owner {
-        Owner {
-            uid: Uid::from_raw(65534),
-            gid: Gid::from_raw(65534),
-        }
-    }
-
-    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = io::Result<Bytes>> + Unpin {
-        futures::stream::iter(
-            parts
-                .iter()
-                .map(|p| Ok(Bytes::from_static(p)))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    fn leftovers(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".envd-upload"))
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn creates_parents_and_owns_the_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let target = tmp.path().join("a/b/file.txt");
-        let n = write_file(&target, owner(), None, chunks(&[b"hello ", b"world"]))
-            .await
-            .unwrap();
-        assert_eq!(n, 11);
-        assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
-        let meta = std::fs::metadata(&target).unwrap();
-        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
-        assert_eq!(
-            std::fs::metadata(tmp.path().join("a")).unwrap().uid(),
-            65534
-        );
-        assert!(leftovers(&tmp.path().join("a/b")).is_empty());
-    }
-
-    #[tokio::test]
-    async fn replacing_keeps_mode_and_links() {
-        let tmp = tempfile::tempdir().unwrap();
-        let target = tmp.path().join("script.sh");
-        std::fs::write(&target, b"old content that is longer").unwrap();
-        std::fs::set_permissions(&target, Permissions::from_mode(0o750)).unwrap();
-        let link = tmp.path().join("link");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        write_file(&link, owner(), None, chunks(&[b"new"]))
-            .await
-            .unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(std::fs::read(&target).unwrap(), b"new");
-        assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o7777, 0o750);
-        assert!(leftovers(tmp.path()).is_empty());
-    }
-
-    #[tokio::test]
-    async fn hard_links_are_written_in_place() {
-        let tmp = tempfile::tempdir().unwrap();
-        let target = tmp.path().join("a");
-        std::fs::write(&target, b"old").unwrap();
-        std::fs::hard_link(&target, tmp.path().join("b")).unwrap();
-        write_file(&target, owner(), None, chunks(&[b"new"]))
-            .await
-            .unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("b")).unwrap(), b"new");
-    }
-
-    #[tokio::test]
-    async fn directory_target_is_rejected() {
-        let tmp = tempfile::tempdir().unwrap();
-        let err = write_file(tmp.path(), owner(), None, chunks(&[b"x"]))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::IsDirectory(_)), "{err}");
-    }
-
-    #[tokio::test]
-    async fn failing_source_leaves_the_old_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let target = tmp.path().join("keep.txt");
-        std::fs::write(&target, b"original").unwrap();
-        let content = futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"partial")),
-            Err(io::Error::other("client went away")),
-        ]);
-        let err = write_file(&target, owner(), None, content)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::Source(_)), "{err}");
-        assert_eq!(std::fs::read(&target).unwrap(), b"original");
-        assert!(leftovers(tmp.path()).is_empty());
-    }
-
-    #[tokio::test]
-    async fn devices_are_written_in_place() {
-        write_file(Path::new("/dev/null"), owner(), None, chunks(&[b"discard"]))
-            .await
-            .unwrap();
-        let meta = std::fs::metadata("/dev/null").unwrap();
-        assert_eq!(meta.uid(), 0, "device ownership untouched");
-    }
-
-    #[test]
-    fn messages() {
-        assert_eq!(
-            Error::NoSpace { expected: Some(10) }.to_string(),
-            "attempted to write 10 bytes: not enough disk space available"
-        );
-        assert_eq!(
-            Error::NoSpace { expected: None }.to_string(),
-            "not enough disk space available"
-        );
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ mod xattr;
 
 pub use pty::{Pty, async_master, open_pty, set_window_size};
 pub use spawn::{ChildCredentials, install_child_setup};
-pub use xattr::{get_xattr, list_xattrs, set_xattr};
+pub use xattr::{flist_xattrs, fremove_xattr, fset_xattr, get_xattr, list_xattrs, set_xattr};
 
 /// Makes envd the reaper of orphaned descendants when it is not PID 1, so
 /// zombies are collected either way.

@@ -1,8 +1,10 @@
 //! Extended attributes of a path itself (the `l*xattr` calls: symlinks are
-//! not followed). nix has no safe wrappers for these.
+//! not followed) or of an open file (the `f*xattr` calls). nix has no safe
+//! wrappers for these.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
@@ -43,11 +45,28 @@ pub fn list_xattrs(path: &Path) -> io::Result<Vec<OsString>> {
         // of 0 the kernel writes nothing and only reports the size needed.
         unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) }
     })?;
-    Ok(names
+    Ok(split_names(&names))
+}
+
+/// Names of the extended attributes of the open file `fd` (`flistxattr`).
+pub fn flist_xattrs(fd: impl AsFd) -> io::Result<Vec<OsString>> {
+    let fd = fd.as_fd();
+    let names = read_sized(|buf| {
+        // SAFETY: `fd` is an open descriptor borrowed for the whole call;
+        // `buf` is valid for writes of `buf.len()` bytes, and with a length
+        // of 0 the kernel writes nothing and only reports the size needed.
+        unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+    })?;
+    Ok(split_names(&names))
+}
+
+/// The NUL-separated name list the `*listxattr` calls fill in.
+fn split_names(names: &[u8]) -> Vec<OsString> {
+    names
         .split(|b| *b == 0)
         .filter(|name| !name.is_empty())
         .map(|name| OsString::from_vec(name.to_vec()))
-        .collect())
+        .collect()
 }
 
 /// The value of the extended attribute `name` of `path` (`lgetxattr`).
@@ -93,6 +112,47 @@ pub fn set_xattr(path: &Path, name: &OsStr, value: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Sets the extended attribute `name` of the open file `fd` to `value`
+/// (`fsetxattr`), creating or replacing it.
+pub fn fset_xattr(fd: impl AsFd, name: &OsStr, value: &[u8]) -> io::Result<()> {
+    let fd = fd.as_fd();
+    let name = c_string(name.as_bytes())?;
+    // SAFETY: `fd` is an open descriptor borrowed for the whole call; `name`
+    // is a NUL-terminated string and `value` is valid for reads of
+    // `value.len()` bytes; both outlive the call and the kernel only reads
+    // them.
+    let rc = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Removes the extended attribute `name` of the open file `fd`
+/// (`fremovexattr`).
+pub fn fremove_xattr(fd: impl AsFd, name: &OsStr) -> io::Result<()> {
+    let fd = fd.as_fd();
+    let name = c_string(name.as_bytes())?;
+    // SAFETY: `fd` is an open descriptor borrowed for the whole call and
+    // `name` is a NUL-terminated string that outlives it; the kernel only
+    // reads it.
+    let rc = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +175,27 @@ mod tests {
             get_xattr(&file, OsStr::new("user.missing"))
                 .unwrap_err()
                 .raw_os_error(),
+            Some(libc::ENODATA)
+        );
+    }
+
+    #[test]
+    fn fd_calls_set_list_and_remove() {
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let path = dir.path().join("f");
+        let file = std::fs::File::create(&path).unwrap();
+        let name = OsStr::new("user.envd.fd");
+        match fset_xattr(&file, name, b"v") {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return,
+            Err(e) => panic!("fsetxattr: {e}"),
+        }
+        assert!(flist_xattrs(&file).unwrap().iter().any(|n| n == name));
+        assert_eq!(get_xattr(&path, name).unwrap(), b"v");
+        fremove_xattr(&file, name).unwrap();
+        assert!(!flist_xattrs(&file).unwrap().iter().any(|n| n == name));
+        assert_eq!(
+            fremove_xattr(&file, name).unwrap_err().raw_os_error(),
             Some(libc::ENODATA)
         );
     }

@@ -255,3 +255,69 @@ impl Drop for Tmpfs {
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// The `user.*` extended attributes of `path` itself, read by Python's
+/// `os.listxattr`/`os.getxattr` (an implementation independent of envd's):
+/// name → value. Values must be UTF-8 (tests only store text).
+pub fn user_xattrs(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let script = "import json, os, sys\n\
+                  p = sys.argv[1]\n\
+                  print(json.dumps({n: os.getxattr(p, n, follow_symlinks=False).decode() \
+                  for n in os.listxattr(p, follow_symlinks=False) if n.startswith('user.')}))";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "reading xattrs of {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Sets the extended attribute `name` of `path` to `value` (Python's
+/// `os.setxattr`).
+pub fn set_user_xattr(path: &Path, name: &str, value: &str) {
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode())",
+        ])
+        .arg(path)
+        .args([name, value])
+        .status()
+        .expect("python3");
+    assert!(status.success(), "setxattr {name} on {}", path.display());
+}
+
+/// A ramfs (no extended attributes at all) mounted on a fresh directory,
+/// unmounted and removed on drop.
+pub struct Ramfs {
+    dir: tempfile::TempDir,
+}
+
+impl Ramfs {
+    pub fn mount() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "ramfs", "ramfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount -t ramfs failed");
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Ramfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::{Event, Op, Shared, WatchError, WatchOptions};
 use crate::fs::Error;
 use crate::fs::entry::{Names, entry_info};
+use crate::fs::write::{Landing, upload_temp};
 
 /// The kernel events fsnotify subscribes to.
 fn mask() -> WatchMask {
@@ -34,6 +35,16 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// Events handed to the queue at once while the kernel has more ready.
 const BATCH: usize = 512;
+
+/// What an upload is reported as when its temporary lands on the target:
+/// what E2B's clients see for the Go envd's in-place write (create, chown,
+/// write; or chown, truncate, write), whatever the kernel coalesced.
+fn landing_ops(landing: Landing) -> [Op; 3] {
+    match landing {
+        Landing::Creates => [Op::Create, Op::Chmod, Op::Write],
+        Landing::Replaces => [Op::Chmod, Op::Write, Op::Write],
+    }
+}
 
 /// The inotify kernel event types in the order their ops are emitted.
 const OP_ORDER: [(EventMask, Op); 5] = [
@@ -60,8 +71,8 @@ struct Tree {
     /// whenever the kernel queue has been drained.
     scanned: HashSet<PathBuf>,
     /// Rename cookies of upload temporaries moved away: their `MOVED_TO`
-    /// is an upload landing on its name.
-    upload_cookies: HashSet<u32>,
+    /// is an upload landing on its name, creating or replacing it.
+    upload_cookies: HashMap<u32, Landing>,
     names: Names,
 }
 
@@ -83,7 +94,7 @@ pub(super) fn spawn(
         watches: inotify.watches(),
         dirs: HashMap::new(),
         scanned: HashSet::new(),
-        upload_cookies: HashSet::new(),
+        upload_cookies: HashMap::new(),
         names: Names::default(),
     };
     // The root itself may be a symlink: follow it.
@@ -200,7 +211,11 @@ impl Tree {
             for entry in reader {
                 let entry = entry.map_err(|e| scan_error(&path, e))?;
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                children.push((entry.file_name(), is_dir));
+                let name = entry.file_name();
+                if !is_dir && upload_temp(&name).is_some() {
+                    continue;
+                }
+                children.push((name, is_dir));
             }
             children.sort_unstable();
             for (name, is_dir) in children {
@@ -268,23 +283,35 @@ impl Tree {
             return Ok(());
         };
         let is_dir = mask.contains(EventMask::ISDIR);
+        // A compose writes a temporary beside the destination and renames
+        // it into place: watchers see the destination created, never the
+        // temporary.
+        if event
+            .name
+            .as_ref()
+            .is_some_and(|name| !is_dir && crate::fs::compose::is_compose_temp(name))
+        {
+            return Ok(());
+        }
         // An upload writes a temporary file and renames it into place:
-        // watchers see the file appear and be written under its own name,
-        // as with an in-place write, and never the temporary.
+        // watchers see the events of an in-place write under the file's own
+        // name, and never the temporary.
         if let Some(name) = &event.name
             && !is_dir
-            && (crate::fs::write::is_upload_temp(name) || crate::fs::compose::is_compose_temp(name))
+            && let Some(landing) = upload_temp(name)
         {
             if mask.contains(EventMask::MOVED_FROM) {
                 if self.upload_cookies.len() >= UPLOAD_COOKIES {
                     self.upload_cookies.clear();
                 }
-                self.upload_cookies.insert(event.cookie);
+                self.upload_cookies.insert(event.cookie, landing);
             }
             return Ok(());
         }
-        let upload_landed =
-            mask.contains(EventMask::MOVED_TO) && self.upload_cookies.remove(&event.cookie);
+        let landed = mask
+            .contains(EventMask::MOVED_TO)
+            .then(|| self.upload_cookies.remove(&event.cookie))
+            .flatten();
         let relative = match &event.name {
             Some(name) => dir.join(name),
             // A subdirectory's own events repeat what its parent reports
@@ -292,6 +319,18 @@ impl Tree {
             None if dir.as_os_str().is_empty() => PathBuf::new(),
             None => return Ok(()),
         };
+        if let Some(landing) = landed {
+            // A new directory's scan may have reported it already.
+            let scanned = self.scanned.remove(&relative);
+            for op in landing_ops(landing) {
+                if op == Op::Create && scanned {
+                    continue;
+                }
+                let converted = self.event(&relative, op);
+                out.push(converted);
+            }
+            return Ok(());
+        }
         for (kinds, op) in OP_ORDER {
             if !mask.intersects(kinds) {
                 continue;
@@ -309,10 +348,6 @@ impl Tree {
                     _ => {}
                 }
             }
-        }
-        if upload_landed {
-            let written = self.event(&relative, Op::Write);
-            out.push(written);
         }
         Ok(())
     }

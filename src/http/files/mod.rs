@@ -11,6 +11,7 @@ mod content_type;
 mod disposition;
 mod download;
 mod encoding;
+mod metadata;
 mod range;
 mod upload;
 
@@ -91,6 +92,9 @@ pub enum Error {
         "error decompressing request body: unsupported Content-Encoding: {0}, supported: [gzip]"
     )]
     UnsupportedContentEncoding(String),
+    /// The `X-Metadata-*` headers cannot be stored.
+    #[error("invalid metadata: {0}")]
+    InvalidMetadata(#[from] metadata::Invalid),
     /// An `application/octet-stream` upload without `path`.
     #[error("path query parameter is required for raw body upload")]
     PathRequired,

@@ -20,9 +20,10 @@ use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::encoding::{self, Encoding};
-use super::{Error, Params, disposition, lookup};
+use super::{Error, Params, disposition, lookup, metadata};
 use crate::auth::signing::Operation;
 use crate::config::Defaults;
+use crate::fs::metadata::Metadata;
 use crate::fs::write::{self, Owner};
 use crate::identity::User;
 use crate::state::AppState;
@@ -41,6 +42,8 @@ struct Entry {
     name: String,
     #[serde(rename = "type")]
     kind: &'static str,
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    metadata: Metadata,
 }
 
 pub(super) async fn post(State(state): State<AppState>, request: Request) -> Response {
@@ -69,10 +72,12 @@ async fn handle(
         .map_err(Error::UnsupportedContentEncoding)?;
     let content = decoded(body, coding).await?;
     let user = lookup(user_name)?;
+    let metadata = metadata::from_headers(headers).map_err(Error::from)?;
     let upload = Upload {
         params: &params,
         user: &user,
         defaults: &defaults,
+        metadata: &metadata,
     };
 
     let content_type = header(headers, &CONTENT_TYPE).unwrap_or("");
@@ -101,6 +106,7 @@ async fn handle(
                 name: disposition::base_name(&path).to_owned(),
                 path,
                 kind: "file",
+                metadata: metadata.clone(),
             }
         })
         .collect();
@@ -169,13 +175,19 @@ struct Upload<'a> {
     params: &'a Params,
     user: &'a User,
     defaults: &'a Defaults,
+    /// Given to every file written.
+    metadata: &'a Metadata,
 }
 
 impl Upload<'_> {
-    fn owner(&self) -> Owner {
-        Owner {
-            uid: self.user.uid,
-            gid: self.user.gid,
+    fn options(&self, expected: Option<u64>) -> write::Options {
+        write::Options {
+            owner: Owner {
+                uid: self.user.uid,
+                gid: self.user.gid,
+            },
+            expected,
+            metadata: self.metadata.clone(),
         }
     }
 
@@ -195,7 +207,7 @@ impl Upload<'_> {
     ) -> Result<PathBuf, crate::error::Error> {
         let requested = self.params.path.as_deref().ok_or(Error::PathRequired)?;
         let target = self.resolve(requested)?;
-        write::write_file(&target, self.owner(), expected, content)
+        write::write_file(&target, self.options(expected), content)
             .await
             .map_err(Error::from)?;
         Ok(target)
@@ -231,7 +243,7 @@ impl Upload<'_> {
                 return Err(duplicate(&target, &written).into());
             }
             let part = field.map_err(io::Error::other);
-            match write::write_file(&target, self.owner(), None, part).await {
+            match write::write_file(&target, self.options(None), part).await {
                 Ok(_) => written.push(target),
                 Err(write::Error::Source(e)) => return Err(Error::Multipart(e.to_string()).into()),
                 Err(e) => return Err(Error::from(e).into()),
@@ -316,6 +328,7 @@ mod tests {
             params: &params,
             user: &f.user,
             defaults: &f.defaults,
+            metadata: &Metadata::new(),
         };
         let err = upload.raw(content(b"raw"), None).await.unwrap_err();
         assert_eq!(
@@ -333,6 +346,7 @@ mod tests {
             params: &params,
             user: &f.user,
             defaults: &f.defaults,
+            metadata: &Metadata::new(),
         };
         let body: &'static [u8] = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno name\r\n--b0undary--\r\n";
         let err = upload
@@ -357,6 +371,7 @@ mod tests {
             params: &params,
             user: &f.user,
             defaults: &f.defaults,
+            metadata: &Metadata::new(),
         };
         let body: &'static [u8] = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"docs/rel.txt\"\r\n\r\nrel\r\n--b0undary--\r\n";
         let written = upload
@@ -380,6 +395,7 @@ mod tests {
             params: &params,
             user: &f.user,
             defaults: &f.defaults,
+            metadata: &Metadata::new(),
         };
         let home = f.home.path();
         assert_eq!(upload.resolve("a/../b.txt").unwrap(), home.join("b.txt"));
