@@ -63,6 +63,7 @@ lint: setup-node ## rustfmt check, clippy -D warnings, buf lint, architecture ru
 
 .PHONY: test-rust
 test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
+	./scripts/setup-lifecycle-tools.sh
 	$(CARGO) test --workspace
 
 .PHONY: envd-debug

@@ -145,8 +145,8 @@ pub async fn run(
     Ok(())
 }
 
-/// The CPU sampler, the page-cache reclaimer and the snapshot auto-recovery
-/// timer; all end with `shutdown`.
+/// The CPU sampler, the page-cache reclaimer, the snapshot auto-recovery
+/// timer and the filesystem auto-thaw; all end with `shutdown`.
 fn start_host_tasks(
     config: &Config,
     host: &Arc<Host>,
@@ -171,6 +171,10 @@ fn start_host_tasks(
     tasks.spawn(host::snapshot::auto_recover(
         host.snapshot.clone(),
         config.snapshot_recover_timeout,
+        shutdown.clone(),
+    ));
+    tasks.spawn(host::fsfreeze::auto_thaw(
+        host.fs_freezer.clone(),
         shutdown.clone(),
     ));
 }

@@ -52,8 +52,19 @@ pub struct Config {
     pub subscriber_stall_limit: Duration,
     /// Idle time after which a keep-alive connection is closed.
     pub idle_timeout: Duration,
-    /// cgroup v2 root (`--cgroup-root`); accepted for compatibility.
+    /// cgroup v2 root (`--cgroup-root`): `/freeze` freezes cgroups under it.
     pub cgroup_root: PathBuf,
+    /// The filesystem `/fsfreeze` freezes: the one this path is on
+    /// (`--fsfreeze-path`, default `/`).
+    pub fsfreeze_path: PathBuf,
+    /// `/fsfreeze` thaws by itself after this long (`--fsfreeze-max`).
+    pub fsfreeze_max: Duration,
+    /// The system CA bundle `/init caBundle` appends to (`--ca-bundle`).
+    pub ca_bundle: PathBuf,
+    /// Where `/init caBundle` persists a copy (`--ca-cert`).
+    pub ca_cert: PathBuf,
+    /// How long one `/init volumeMounts` `mount` may take (`--mount-timeout`).
+    pub mount_timeout: Duration,
     /// Run directory for marker files such as `.WRENN_SANDBOX` (`--run-dir`).
     pub run_dir: PathBuf,
     /// The hosts file `/init hyperloopIP` rewrites (`--hosts-file`).
@@ -108,6 +119,11 @@ impl Default for Config {
             subscriber_stall_limit: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(640),
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            fsfreeze_path: PathBuf::from("/"),
+            fsfreeze_max: Duration::from_secs(60),
+            ca_bundle: PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
+            ca_cert: PathBuf::from("/usr/local/share/ca-certificates/e2b-ca.crt"),
+            mount_timeout: Duration::from_secs(10),
             run_dir: PathBuf::from("/run/wrenn"),
             hosts_file: PathBuf::from("/etc/hosts"),
             host_paths: HostPaths::default(),
@@ -156,6 +172,13 @@ usage: envd [flags]
   -proc-meminfo PATH, -proc-stat PATH, -drop-caches PATH
                     kernel files read and written (defaults under /proc)
   -set-clock        set the clock from /init timestamp (always when PID 1)
+  -fsfreeze-path PATH  /fsfreeze freezes the filesystem PATH is on (default /)
+  -fsfreeze-max DUR    thaw a /fsfreeze by itself after DUR (default 60s)
+  -ca-bundle PATH   CA bundle /init caBundle appends to
+                    (default /etc/ssl/certs/ca-certificates.crt)
+  -ca-cert PATH     copy of /init caBundle
+                    (default /usr/local/share/ca-certificates/e2b-ca.crt)
+  -mount-timeout DUR  limit for each /init volumeMounts mount (default 10s)
   -reclaim-interval DUR          page-cache reclaimer period (default 5s)
   -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
                                  without /health or /init (default 60s)
@@ -221,6 +244,9 @@ impl Invocation {
                 "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
                 "run-dir" => config.run_dir = PathBuf::from(value("run-dir")?),
                 "hosts-file" => config.hosts_file = PathBuf::from(value("hosts-file")?),
+                "fsfreeze-path" => config.fsfreeze_path = PathBuf::from(value("fsfreeze-path")?),
+                "ca-bundle" => config.ca_bundle = PathBuf::from(value("ca-bundle")?),
+                "ca-cert" => config.ca_cert = PathBuf::from(value("ca-cert")?),
                 "proc-meminfo" => config.host_paths.meminfo = PathBuf::from(value("proc-meminfo")?),
                 "proc-stat" => config.host_paths.stat = PathBuf::from(value("proc-stat")?),
                 "drop-caches" => {
@@ -237,17 +263,21 @@ impl Invocation {
                         })?,
                     };
                 }
-                "reclaim-interval" | "snapshot-recover-timeout" => {
+                "reclaim-interval"
+                | "snapshot-recover-timeout"
+                | "fsfreeze-max"
+                | "mount-timeout" => {
                     let v = value(&name)?;
                     let d = parse_duration(&v).ok_or_else(|| ConfigError::InvalidValue {
                         flag: name.clone(),
                         value: v.clone(),
                         reason: "expected a positive duration such as 500ms, 5s or 1m".to_owned(),
                     })?;
-                    if name == "reclaim-interval" {
-                        config.reclaim_interval = d;
-                    } else {
-                        config.snapshot_recover_timeout = d;
+                    match name.as_str() {
+                        "reclaim-interval" => config.reclaim_interval = d,
+                        "snapshot-recover-timeout" => config.snapshot_recover_timeout = d,
+                        "fsfreeze-max" => config.fsfreeze_max = d,
+                        _ => config.mount_timeout = d,
                     }
                 }
                 _ => return Err(ConfigError::UnknownFlag(arg)),
@@ -398,6 +428,46 @@ mod tests {
                 ),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn lifecycle_flags() {
+        let c = run(&[]);
+        assert_eq!(c.fsfreeze_path, PathBuf::from("/"));
+        assert_eq!(c.fsfreeze_max, Duration::from_secs(60));
+        assert_eq!(
+            c.ca_bundle,
+            PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
+        );
+        assert_eq!(
+            c.ca_cert,
+            PathBuf::from("/usr/local/share/ca-certificates/e2b-ca.crt")
+        );
+        assert_eq!(c.mount_timeout, Duration::from_secs(10));
+        let c = run(&[
+            "-fsfreeze-path",
+            "/mnt/x",
+            "--fsfreeze-max=2s",
+            "-ca-bundle=/tmp/b",
+            "-ca-cert",
+            "/tmp/c",
+            "-mount-timeout",
+            "500ms",
+            "-cgroup-root",
+            "/tmp/cg",
+        ]);
+        assert_eq!(c.fsfreeze_path, PathBuf::from("/mnt/x"));
+        assert_eq!(c.fsfreeze_max, Duration::from_secs(2));
+        assert_eq!(c.ca_bundle, PathBuf::from("/tmp/b"));
+        assert_eq!(c.ca_cert, PathBuf::from("/tmp/c"));
+        assert_eq!(c.mount_timeout, Duration::from_millis(500));
+        assert_eq!(c.cgroup_root, PathBuf::from("/tmp/cg"));
+        for flag in ["-fsfreeze-max", "-mount-timeout"] {
+            assert!(matches!(
+                Invocation::parse([flag, "0s"]),
+                Err(ConfigError::InvalidValue { .. })
+            ));
         }
     }
 

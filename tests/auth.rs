@@ -156,6 +156,14 @@ fn guarded(scratch: &std::path::Path) -> Vec<Guarded> {
         (reqwest::Method::PUT, "/files"),
         (reqwest::Method::GET, "/snapshot/prepare"),
         (reqwest::Method::POST, "/files/compose"),
+        // Harmless past the guard: the harness points the cgroup root and
+        // the fsfreeze path at paths that do not exist.
+        (reqwest::Method::POST, "/freeze"),
+        (reqwest::Method::POST, "/freeze?mode=hierarchy&maxWaitMs=10"),
+        (reqwest::Method::POST, "/unfreeze"),
+        (reqwest::Method::POST, "/fsfreeze"),
+        (reqwest::Method::POST, "/fsthaw"),
+        (reqwest::Method::POST, "/collapse"),
     ] {
         all.push(Guarded {
             method,

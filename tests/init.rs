@@ -404,24 +404,179 @@ async fn hosts_file_flag_is_honoured() {
     wait_for_file(&hosts, |t| t == "192.168.7.7\tevents.wrenn.local\n").await;
 }
 
-#[tokio::test]
-async fn volume_mount_creates_the_mount_point_without_blocking() {
-    let dir = tempfile::tempdir().unwrap();
-    let point = dir.path().join("a/b/mnt");
-    let envd = Envd::start();
-    // A target mount(8) rejects before any network activity.
-    let body = json!({"volumeMounts": [{"nfs_target": "envd-test-invalid-target", "path": point}]});
-    let started = std::time::Instant::now();
-    assert_eq!(init(&envd, body).await, 204);
-    assert!(started.elapsed() < Duration::from_secs(2));
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !point.is_dir() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mount point not created"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// E2B's NFS options (spec §5.4), as `mount` must receive them.
+const NFS_OPTIONS: &str = "mountproto=tcp,mountport=2049,proto=tcp,port=2049,nfsvers=3,noacl,fg,hard,sync,rsize=1048576,wsize=1048576,noac,lookupcache=none";
+
+/// A directory with fake `mount` and `umount` programs that log their
+/// arguments to `log`; `mount` fails while `fail` exists and hangs while
+/// `slow` exists. Nothing is really mounted.
+struct FakeMount {
+    dir: tempfile::TempDir,
+}
+
+impl FakeMount {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        for (name, body) in [
+            (
+                "mount",
+                format!(
+                    "[ -e {d}/slow ] && sleep 30\n[ -e {d}/fail ] && {{ echo 'mount.nfs: access denied by server' >&2; exit 32; }}\necho \"mount $*\" >> {d}/log\n"
+                ),
+            ),
+            ("umount", format!("echo \"umount $*\" >> {d}/log\n")),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self { dir }
     }
+
+    fn envd(&self, args: &[&str]) -> Envd {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap()
+        );
+        Envd::start_with_env(args, &[("PATH", &path)])
+    }
+
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn set(&self, flag: &str, on: bool) {
+        let path = self.dir.path().join(flag);
+        if on {
+            std::fs::write(path, "").unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn volume_mounts_are_synchronous_and_keyed_by_lifecycle_id() {
+    let fake = FakeMount::new();
+    let envd = fake.envd(&[]);
+    let point = envd.scratch().join("a/b/mnt");
+    let mount_line = format!(
+        "mount -t nfs -o {NFS_OPTIONS} 10.0.0.2:/export {}",
+        point.display()
+    );
+    let body = |id: &str| json!({"lifecycleID": id, "volumeMounts": [{"nfs_target": "10.0.0.2:/export", "path": point}]});
+    assert_eq!(init(&envd, body("L1")).await, 204);
+    // Mounted before /init answered, mount point created first.
+    assert!(point.is_dir());
+    assert_eq!(fake.log(), vec![mount_line.clone()]);
+
+    // Same lifecycle, same mounts: nothing to do.
+    assert_eq!(init(&envd, body("L1")).await, 204);
+    assert_eq!(fake.log().len(), 1);
+
+    // A new lifecycle remounts.
+    assert_eq!(init(&envd, body("L2")).await, 204);
+    assert_eq!(
+        fake.log(),
+        vec![
+            mount_line.clone(),
+            format!("umount -l {}", point.display()),
+            mount_line.clone()
+        ]
+    );
+
+    // A failing mount is a 400 with mount's message as plain text.
+    fake.set("fail", true);
+    let resp = init_raw(&envd, &body("L3").to_string(), &[]).await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("access denied by server"), "{text}");
+    // It left no key: the same /init retries once mount works.
+    fake.set("fail", false);
+    assert_eq!(init(&envd, body("L3")).await, 204);
+    assert_eq!(fake.log().last(), Some(&mount_line));
+
+    // A relative mount point is refused.
+    let relative = json!({"volumeMounts": [{"nfs_target": "h:/x", "path": "rel/mnt"}]});
+    assert_eq!(init(&envd, relative).await, 400);
     // envd still reaps its own processes normally afterwards.
     assert_eq!(stdout(&envd, start_req("echo", &["ok"])).await, "ok\n");
+}
+
+#[tokio::test]
+async fn a_hanging_mount_times_out_with_400() {
+    let fake = FakeMount::new();
+    fake.set("slow", true);
+    let envd = fake.envd(&["--mount-timeout", "500ms"]);
+    let point = envd.scratch().join("mnt");
+    let body = json!({"volumeMounts": [{"nfs_target": "10.0.0.2:/export", "path": point}]});
+    let resp = init_raw(&envd, &body.to_string(), &[]).await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("timed out"), "{text}");
+    assert!(fake.log().is_empty());
+}
+
+const PEM: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIBenvdTestOnlyNotARealCertificate\n-----END CERTIFICATE-----\n";
+
+#[tokio::test]
+async fn ca_bundle_is_appended_once_and_persisted() {
+    let envd = Envd::start();
+    let bundle = envd.scratch().join("ca-bundle.crt");
+    let copy = envd.scratch().join("e2b-ca.crt");
+    std::fs::write(&bundle, "# system bundle\n").unwrap();
+    for _ in 0..2 {
+        assert_eq!(init(&envd, json!({"caBundle": PEM})).await, 204);
+        assert_eq!(
+            std::fs::read_to_string(&bundle).unwrap(),
+            format!("# system bundle\n{PEM}"),
+            "appended exactly once"
+        );
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), PEM);
+    }
+    let other = PEM.replace("envdTestOnly", "envdOtherTest");
+    assert_eq!(init(&envd, json!({"caBundle": other})).await, 204);
+    assert_eq!(
+        std::fs::read_to_string(&bundle).unwrap(),
+        format!("# system bundle\n{PEM}{other}")
+    );
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), other);
+
+    let resp = init_raw(
+        &envd,
+        &json!({"caBundle": "not a certificate"}).to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("caBundle"), "{text}");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_freeze_audit() {
+    let envd = Envd::start();
+    for body in ["{}", "{"] {
+        let resp = init_raw(&envd, body, &[]).await;
+        let audit: serde_json::Value =
+            serde_json::from_str(resp.headers()["x-envd-freeze-audit"].to_str().unwrap()).unwrap();
+        assert_eq!(
+            audit,
+            json!({"lastFreeze": null, "lastUnfreeze": null}),
+            "{body}"
+        );
+    }
 }

@@ -60,6 +60,18 @@ pub enum Error {
     /// `/files/compose` failed.
     #[error(transparent)]
     Compose(#[from] fs::compose::Error),
+    /// `/freeze` or `/unfreeze` failed.
+    #[error(transparent)]
+    Freeze(#[from] host::freeze::Error),
+    /// `/fsfreeze` or `/fsthaw` failed.
+    #[error(transparent)]
+    FsFreeze(#[from] host::fsfreeze::Error),
+    /// `/init caBundle` could not be installed.
+    #[error(transparent)]
+    Ca(#[from] host::ca::Error),
+    /// `/init volumeMounts` could not be mounted.
+    #[error(transparent)]
+    Mount(#[from] host::mounts::Error),
 }
 
 /// Malformed requests, detected by the adapters.
@@ -126,6 +138,10 @@ impl Error {
             Self::Files(e) => files_code(e),
             Self::Fs(e) => fs_code(e),
             Self::Compose(e) => compose_code(e),
+            Self::Freeze(e) => lifecycle_code(e),
+            Self::FsFreeze(e) => lifecycle_code(e),
+            Self::Ca(e) => lifecycle_code(e),
+            Self::Mount(e) => lifecycle_code(e),
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {
@@ -243,6 +259,57 @@ fn compose_code(e: &fs::compose::Error) -> Code {
         C::NoSpace => Code::ResourceExhausted,
         C::Parents(_) | C::Io { .. } => Code::Internal,
     }
+}
+
+/// The lifecycle operations' errors, by what the orchestrator should do.
+trait Lifecycle {
+    fn code(&self) -> Code;
+}
+
+/// Another freeze/unfreeze is running: retry (503, never queued).
+impl Lifecycle for host::freeze::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// Another fsfreeze/fsthaw is running: retry (503); an ioctl failed: 500.
+impl Lifecycle for host::fsfreeze::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// `/init` apply errors are 400 (spec §5.4, [E2B]); CA lock contention 503.
+impl Lifecycle for host::ca::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Busy => Code::Unavailable,
+            Self::Invalid(_) => Code::InvalidArgument,
+            Self::Write { .. } => Code::FailedPrecondition,
+            Self::Join(_) => Code::Internal,
+        }
+    }
+}
+
+/// `/init` apply errors are 400 (spec §5.4, [E2B]).
+impl Lifecycle for host::mounts::Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::RelativePath(_) => Code::InvalidArgument,
+            _ => Code::FailedPrecondition,
+        }
+    }
+}
+
+fn lifecycle_code(e: &impl Lifecycle) -> Code {
+    e.code()
 }
 
 /// The Connect code of a filesystem RPC error (spec §4.4).
@@ -396,5 +463,53 @@ impl IntoResponse for Error {
         }
         let reason = self.reason();
         http_error(status, self.message(), reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_statuses() {
+        use host::{ca, freeze, fsfreeze, mounts};
+        let status = |e: Error| e.status().as_u16();
+        assert_eq!(status(freeze::Error::Busy.into()), 503);
+        assert_eq!(status(freeze::Error::NotCgroup2("/x".into()).into()), 500);
+        assert_eq!(status(fsfreeze::Error::Busy.into()), 503);
+        assert_eq!(
+            status(
+                fsfreeze::Error::Freeze {
+                    path: "/".into(),
+                    source: std::io::Error::from_raw_os_error(95)
+                }
+                .into()
+            ),
+            500
+        );
+        assert_eq!(status(ca::Error::Busy.into()), 503);
+        assert_eq!(status(ca::Error::Invalid("x").into()), 400);
+        assert_eq!(
+            status(
+                ca::Error::Write {
+                    path: "/x".into(),
+                    source: std::io::Error::from_raw_os_error(13)
+                }
+                .into()
+            ),
+            400
+        );
+        assert_eq!(status(mounts::Error::RelativePath("x".into()).into()), 400);
+        assert_eq!(
+            status(
+                mounts::Error::TimedOut {
+                    target: "t".into(),
+                    path: "/p".into(),
+                    after: std::time::Duration::from_secs(10)
+                }
+                .into()
+            ),
+            400
+        );
     }
 }

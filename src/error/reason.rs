@@ -33,6 +33,9 @@ impl Error {
             Self::Files(e) => files_reason(e),
             Self::Fs(e) => fs_reason(e),
             Self::Compose(e) => compose_reason(e),
+            Self::Ca(crate::host::ca::Error::Invalid(_))
+            | Self::Mount(crate::host::mounts::Error::RelativePath(_)) => R::InvalidRequest,
+            Self::Freeze(_) | Self::FsFreeze(_) | Self::Ca(_) | Self::Mount(_) => R::Internal,
         }
     }
 }

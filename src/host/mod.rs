@@ -1,13 +1,20 @@
 //! Guest integrations: resource metrics and the CPU sampler, the page-cache
 //! reclaimer, snapshot preparation and recovery, and the side effects of
-//! `/init` (hosts file, system clock, volume mounts, run-dir marker).
+//! `/init` (hosts file, system clock, volume mounts, CA bundle, run-dir
+//! marker), and the orchestrator's lifecycle operations (cgroup freeze,
+//! filesystem freeze, heap collapse).
 //!
 //! Nothing here spawns on construction: `app.rs` starts the long-lived loops
-//! ([`cpu::sample`], [`reclaim::run`], [`snapshot::auto_recover`]) and hands
-//! in the task tracker that short per-request jobs run on.
+//! ([`cpu::sample`], [`reclaim::run`], [`snapshot::auto_recover`],
+//! [`fsfreeze::auto_thaw`]) and hands in the task tracker that short
+//! per-request jobs run on.
 
+pub mod ca;
 pub mod clock;
+pub mod collapse;
 pub mod cpu;
+pub mod freeze;
+pub mod fsfreeze;
 pub mod hosts;
 pub mod memory;
 pub mod mounts;
@@ -75,6 +82,12 @@ pub struct Host {
     pub hosts: Arc<HostsFile>,
     /// Runs `/init` volume mounts.
     pub mounts: Mounter,
+    /// Installs `/init caBundle`.
+    pub ca: ca::CaStore,
+    /// `/freeze` and `/unfreeze` of the cgroups under `--cgroup-root`.
+    pub freezer: freeze::Freezer,
+    /// `/fsfreeze` and `/fsthaw` of `--fsfreeze-path`.
+    pub fs_freezer: Arc<fsfreeze::FsFreezer>,
     /// Whether `/init timestamp` may set the system clock.
     pub clock_control: bool,
     /// Serialises `/init` and remembers the newest timestamp applied.
@@ -83,7 +96,7 @@ pub struct Host {
 
 impl Host {
     /// Handles for `config`. `tasks` runs short per-request jobs (hosts file
-    /// rewrites, mounts); nothing is spawned here.
+    /// rewrites); nothing is spawned here.
     pub fn new(
         config: &Config,
         reaper: Arc<Reaper>,
@@ -94,8 +107,14 @@ impl Host {
             paths: config.host_paths.clone(),
             snapshot: Arc::new(SnapshotGate::new(config.host_paths.drop_caches.clone())),
             cpu: Arc::new(CpuGauge::default()),
-            hosts: Arc::new(HostsFile::new(config.hosts_file.clone(), tasks.clone())),
-            mounts: Mounter::new(reaper, tasks),
+            hosts: Arc::new(HostsFile::new(config.hosts_file.clone(), tasks)),
+            mounts: Mounter::new(reaper, config.mount_timeout),
+            ca: ca::CaStore::new(config.ca_bundle.clone(), config.ca_cert.clone()),
+            freezer: freeze::Freezer::new(config.cgroup_root.clone()),
+            fs_freezer: Arc::new(fsfreeze::FsFreezer::new(
+                config.fsfreeze_path.clone(),
+                config.fsfreeze_max,
+            )),
             clock_control,
             init: tokio::sync::Mutex::new(None),
         }

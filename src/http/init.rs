@@ -32,7 +32,10 @@ struct InitRequest {
     env_vars: Option<BTreeMap<String, String>>,
     hyperloop_ip: Option<IpAddr>,
     timestamp: Option<DateTime<Utc>>,
-    volume_mounts: Vec<VolumeMount>,
+    /// `None` when absent: mounts stay as they are.
+    volume_mounts: Option<Vec<VolumeMount>>,
+    lifecycle_id: Option<String>,
+    ca_bundle: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -55,6 +58,12 @@ pub(super) async fn post(State(state): State<AppState>, body: Bytes) -> Response
     response
         .headers_mut()
         .insert("x-envd-version", HeaderValue::from_static(VERSION));
+    // The last freeze and unfreeze (see `host::freeze::Audit`), compact JSON.
+    if let Ok(audit) = serde_json::to_string(&state.host.freezer.audit())
+        && let Ok(value) = HeaderValue::from_str(&audit)
+    {
+        response.headers_mut().insert("x-envd-freeze-audit", value);
+    }
     response
 }
 
@@ -69,6 +78,7 @@ async fn init(state: &AppState, body: Bytes) -> Result<(), Error> {
             &state.token,
             request.access_token.as_ref().map(|t| t.as_str()),
         )?;
+        thaw(state).await;
         let fresh = request
             .timestamp
             .is_none_or(|ts| newest.is_none_or(|newest| ts > newest));
@@ -76,7 +86,7 @@ async fn init(state: &AppState, body: Bytes) -> Result<(), Error> {
             if let Some(ts) = request.timestamp {
                 *newest = Some(ts);
             }
-            apply(state, request);
+            apply(state, request).await?;
         } else {
             tracing::info!(timestamp = ?request.timestamp, newest = ?*newest, "stale /init: data not applied");
         }
@@ -85,9 +95,23 @@ async fn init(state: &AppState, body: Bytes) -> Result<(), Error> {
     Ok(())
 }
 
+/// After a restore [E2B]'s orchestrator thaws by calling `/init`: undo a
+/// `/fsfreeze` (first, so the rest of `/init` can write) and a `/freeze`
+/// that are still in effect. Failures are logged, not fatal: `/init` must
+/// still configure the guest.
+async fn thaw(state: &AppState) {
+    if let Err(e) = state.host.fs_freezer.thaw_if_frozen("init").await {
+        tracing::error!(error = %e, "/init could not thaw the filesystem");
+    }
+    if let Err(e) = state.host.freezer.thaw_if_frozen().await {
+        tracing::error!(error = %e, "/init could not thaw the cgroups");
+    }
+}
+
 /// Applies a fresh request, in the spec's order: clock, env vars, token,
-/// hyperloop, default user, default workdir, volume mounts.
-fn apply(state: &AppState, mut request: InitRequest) {
+/// hyperloop, default user, default workdir, CA bundle, volume mounts.
+/// The first failing step ends it (400, or 503 for CA lock contention).
+async fn apply(state: &AppState, mut request: InitRequest) -> Result<(), Error> {
     if let (Some(ts), true) = (request.timestamp, state.host.clock_control) {
         match clock::sync_to(ts.into()) {
             Ok(true) => tracing::info!(%ts, "system clock set from /init"),
@@ -120,10 +144,17 @@ fn apply(state: &AppState, mut request: InitRequest) {
             d.workdir = Some(PathBuf::from(dir));
         }
     });
-    state
-        .host
-        .mounts
-        .mount_all(std::mem::take(&mut request.volume_mounts));
+    if let Some(pem) = request.ca_bundle.take() {
+        state.host.ca.install(&pem).await?;
+    }
+    if let Some(mounts) = request.volume_mounts.take() {
+        state
+            .host
+            .mounts
+            .apply(request.lifecycle_id.take(), mounts)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Parses the body. Empty (or `null`) is `{}`; unknown fields are ignored;
@@ -157,6 +188,8 @@ fn parse(body: &[u8]) -> Result<InitRequest, Error> {
         default_user: decode(get("defaultUser"), "defaultUser")?,
         default_workdir: decode(get("defaultWorkdir"), "defaultWorkdir")?,
         env_vars: decode(get("envVars"), "envVars")?,
+        lifecycle_id: decode(get("lifecycleID"), "lifecycleID")?,
+        ca_bundle: decode(get("caBundle"), "caBundle")?,
         ..InitRequest::default()
     };
     if let Some(ip) = decode::<String>(get("hyperloopIP"), "hyperloopIP")? {
@@ -173,16 +206,22 @@ fn parse(body: &[u8]) -> Result<InitRequest, Error> {
         request.timestamp = Some(parsed.with_timezone(&Utc));
     }
     let mounts: Option<Vec<MountField>> = decode(get("volumeMounts"), "volumeMounts")?;
-    for mount in mounts.into_iter().flatten() {
-        if mount.nfs_target.is_empty() || mount.path.is_empty() {
-            tracing::warn!(?mount, "volume mount without target or path ignored");
-            continue;
-        }
-        request.volume_mounts.push(VolumeMount {
-            nfs_target: mount.nfs_target,
-            path: PathBuf::from(mount.path),
-        });
-    }
+    request.volume_mounts = mounts.map(|mounts| {
+        mounts
+            .into_iter()
+            .filter(|mount| {
+                let usable = !mount.nfs_target.is_empty() && !mount.path.is_empty();
+                if !usable {
+                    tracing::warn!(?mount, "volume mount without target or path ignored");
+                }
+                usable
+            })
+            .map(|mount| VolumeMount {
+                nfs_target: mount.nfs_target,
+                path: PathBuf::from(mount.path),
+            })
+            .collect()
+    });
     Ok(request)
 }
 
@@ -228,7 +267,8 @@ mod tests {
             "hyperloopIP": "10.0.0.1",
             "timestamp": "2026-05-02T22:56:00.123456789+02:00",
             "volumeMounts": [{"nfs_target": "10.0.0.2:/x", "path": "/mnt/x"}],
-            "lifecycleID": "ignored",
+            "lifecycleID": "life-1",
+            "caBundle": "PEM",
             "somethingNew": {"nested": true}
         }"#);
         assert_eq!(r.access_token.as_deref().map(String::as_str), Some("tok"));
@@ -242,11 +282,13 @@ mod tests {
         );
         assert_eq!(
             r.volume_mounts,
-            vec![VolumeMount {
+            Some(vec![VolumeMount {
                 nfs_target: "10.0.0.2:/x".into(),
                 path: "/mnt/x".into()
-            }]
+            }])
         );
+        assert_eq!(r.lifecycle_id.as_deref(), Some("life-1"));
+        assert_eq!(r.ca_bundle.as_deref(), Some("PEM"));
     }
 
     #[test]
@@ -280,6 +322,8 @@ mod tests {
             r#"{"timestamp": 1700000000}"#,
             r#"{"hyperloopIP": "not-an-ip"}"#,
             r#"{"volumeMounts": {}}"#,
+            r#"{"lifecycleID": 5}"#,
+            r#"{"caBundle": ["x"]}"#,
         ] {
             assert_eq!(status(body), 400, "{body}");
         }

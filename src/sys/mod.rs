@@ -2,10 +2,14 @@
 //! around one OS facility, and each `unsafe` block states why it is sound.
 #![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
 
+mod fsfreeze;
+mod madvise;
 mod pty;
 mod spawn;
 mod xattr;
 
+pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
+pub use madvise::collapse;
 pub use pty::{Pty, async_master, open_pty, set_window_size};
 pub use spawn::{ChildCredentials, install_child_setup};
 pub use xattr::{flist_xattrs, fremove_xattr, fset_xattr, get_xattr, list_xattrs, set_xattr};

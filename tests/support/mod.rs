@@ -47,6 +47,17 @@ impl Envd {
     /// reclaimer would otherwise drop the test machine's page cache). `args`
     /// come later, so a test's own flags win.
     pub fn start_with(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Like [`Envd::start_with`] with extra environment variables for envd
+    /// (a test puts a fake `mount` first in `PATH`).
+    ///
+    /// The lifecycle endpoints never reach the machine either: the cgroup
+    /// root, the fsfreeze path (never `/`) and the CA files default to
+    /// paths in [`Envd::scratch`] that do not exist (`no-cgroups`,
+    /// `no-fsfreeze`) or are scratch files (`ca-bundle.crt`, `e2b-ca.crt`).
+    pub fn start_with_env(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let scratch = tempfile::tempdir().expect("scratch dir");
         let in_scratch = |name: &str| scratch.path().join(name).to_str().unwrap().to_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_envd"))
@@ -54,7 +65,12 @@ impl Envd {
             .args(["--run-dir", &in_scratch("run")])
             .args(["--hosts-file", &in_scratch("hosts")])
             .args(["--drop-caches", &in_scratch("drop_caches")])
+            .args(["--cgroup-root", &in_scratch("no-cgroups")])
+            .args(["--fsfreeze-path", &in_scratch("no-fsfreeze")])
+            .args(["--ca-bundle", &in_scratch("ca-bundle.crt")])
+            .args(["--ca-cert", &in_scratch("e2b-ca.crt")])
             .args(args)
+            .envs(envs.iter().copied())
             .env(
                 "ENVD_LOG",
                 std::env::var("ENVD_LOG").unwrap_or_else(|_| "warn".into()),
