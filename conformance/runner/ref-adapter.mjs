@@ -247,7 +247,18 @@ function entry(e) {
     mode: e.mode ?? 0, permissions: e.permissions, owner: e.owner, group: e.group, modifiedTime: e.modifiedTime,
   };
   if (e.symlinkTarget !== undefined) out.symlinkTarget = e.symlinkTarget;
+  if (e.metadata !== undefined && Object.keys(e.metadata).length > 0) out.metadata = e.metadata;
   return out;
+}
+function writeInfo(e) {
+  const out = { name: e.name, path: e.path, type: e.type };
+  if (e.metadata !== undefined && Object.keys(e.metadata).length > 0) out.metadata = e.metadata;
+  return out;
+}
+function metadataHeaders(metadata) {
+  const h = {};
+  for (const [k, v] of Object.entries(metadata ?? {})) h[`X-Metadata-${k}`] = v;
+  return h;
 }
 const EVENT_TYPES = {
   EVENT_TYPE_CREATE: 'create', EVENT_TYPE_WRITE: 'write', EVENT_TYPE_REMOVE: 'remove', EVENT_TYPE_RENAME: 'rename', EVENT_TYPE_CHMOD: 'chmod',
@@ -439,21 +450,31 @@ const ops = {
     const data = a.base64 !== undefined ? Buffer.from(a.base64, 'base64') : Buffer.from(a.text ?? '');
     let res;
     if (a.format === 'stream') {
-      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: { ...(filesHttpHeaders()), 'Content-Type': 'application/octet-stream' }, body: data });
+      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: { ...(filesHttpHeaders()), ...metadataHeaders(a.metadata), 'Content-Type': 'application/octet-stream' }, body: data });
     } else {
       const form = new FormData();
       form.append('file', new Blob([data]), a.path);
-      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: filesHttpHeaders(), body: form });
+      res = await fetch(filesUrl(a.path, a.user ?? client.user), { method: 'POST', headers: { ...filesHttpHeaders(), ...metadataHeaders(a.metadata) }, body: form });
     }
     if (res.status !== 200) throw await httpError(res);
-    return { entries: (await res.json()).map((e) => ({ name: e.name, path: e.path, type: e.type })) };
+    return { entries: (await res.json()).map(writeInfo) };
   },
   async 'files.write_many'(a) {
     const form = new FormData();
     for (const f of a.files) form.append('file', new Blob([Buffer.from(f.text ?? '')]), f.path);
-    const res = await fetch(filesUrl(undefined, a.user ?? client.user), { method: 'POST', headers: filesHttpHeaders(), body: form });
+    const res = await fetch(filesUrl(undefined, a.user ?? client.user), { method: 'POST', headers: { ...filesHttpHeaders(), ...metadataHeaders(a.metadata) }, body: form });
     if (res.status !== 200) throw await httpError(res);
-    return { entries: (await res.json()).map((e) => ({ name: e.name, path: e.path, type: e.type })) };
+    return { entries: (await res.json()).map(writeInfo) };
+  },
+  async 'files.compose'(a) {
+    const user = a.user ?? client.user;
+    const body = { source_paths: a.sources, destination: a.destination };
+    if (user) body.username = user;
+    const res = await fetch(new URL('/files/compose', client.url), {
+      method: 'POST', headers: { ...filesHttpHeaders(), 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    if (res.status !== 200) throw await httpError(res);
+    return writeInfo(await res.json());
   },
   async 'files.list'(a) {
     const r = await unary('filesystem.Filesystem/ListDir', { path: a.path, depth: a.depth ?? 1 }, { user: a.user });

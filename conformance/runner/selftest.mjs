@@ -76,6 +76,9 @@ await test('safety rule', () => {
   bad('files.remove', { path: '${scratchy}/x' }); bad('files.remove', { path: '${userHome}' }, ['user']);
   bad('files.remove', { path: '${userHome}/x' }); bad('files.rename', { from: '${scratch}/a', to: '/tmp/b' });
   bad('files.write', { path: '/etc/passwd' }); bad('files.write_many', { files: [{ path: '${scratch}/a' }, { path: '/b' }] });
+  bad('files.compose', { sources: ['/etc/passwd'], destination: '${scratch}/d' });
+  bad('files.compose', { sources: ['${scratch}/a'], destination: '/tmp/d' });
+  good('files.compose', { sources: ['${scratch}/a'], destination: '${scratch}/d' });
   good('files.remove', { path: '${scratch}/x' }); good('files.remove', { path: '${userHome}/x' }, ['user']);
   good('files.rename', { from: '${scratch}/a', to: '${scratch}/b' }); good('files.stat', { path: '/' });
 });

@@ -1,6 +1,9 @@
 //! File contents over `GET`/`POST /files`: bytes, text and streams, never
-//! buffering a whole file on the streaming paths.
+//! buffering a whole file on the streaming paths; file metadata on every
+//! upload; `POST /files/compose`.
 
+use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -21,6 +24,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Files {
     pub(crate) client: Client,
+    /// Sent as `X-Metadata-<key>` with every upload.
+    metadata: BTreeMap<String, String>,
 }
 
 /// A file written by an upload, as envd reports it.
@@ -34,6 +39,10 @@ pub struct WriteInfo {
     /// Always `file`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The file's metadata (`user.e2b.*` extended attributes) as envd
+    /// stored it; empty when the upload sent none.
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
 }
 
 /// A download in progress: a [`Stream`] of chunks as they arrive.
@@ -106,13 +115,62 @@ pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Respon
 
 impl Files {
     pub(crate) fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            metadata: BTreeMap::new(),
+        }
     }
 
     /// The same API acting as `user` (path resolution and file ownership).
     #[must_use]
     pub fn as_user(&self, user: impl Into<String>) -> Self {
-        Self::new(self.client.with_user(user))
+        Self {
+            client: self.client.with_user(user),
+            metadata: self.metadata.clone(),
+        }
+    }
+
+    /// The same API whose writes (every `write*` method, one file or many)
+    /// give each written file exactly this metadata, sent as
+    /// `X-Metadata-<key>` headers and stored by envd as `user.e2b.<key>`
+    /// extended attributes. An overwrite replaces the file's whole set, so
+    /// writing without metadata clears it. Keys are case-insensitive
+    /// (envd lower-cases them); keys and values must be printable ASCII
+    /// (a key at most 246 bytes, the whole set at most 4096), else the
+    /// write fails with [`InvalidArgument`](crate::Code::InvalidArgument):
+    /// envd's `400 invalid metadata`, or before sending when a key or value
+    /// cannot be an HTTP header.
+    #[must_use]
+    pub fn with_metadata<I, K, V>(&self, metadata: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            client: self.client.clone(),
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// An upload request carrying the metadata headers; a key or value
+    /// that cannot be an HTTP header is refused before anything is sent.
+    fn upload_request(&self, path: Option<&str>) -> Result<reqwest::RequestBuilder> {
+        let mut request = self.files_request(reqwest::Method::POST, path);
+        for (key, value) in &self.metadata {
+            let name = reqwest::header::HeaderName::try_from(format!("x-metadata-{key}")).map_err(
+                |e| Error::invalid_argument(format!("invalid metadata key {key:?}")).with_source(e),
+            )?;
+            let value = reqwest::header::HeaderValue::from_str(value).map_err(|e| {
+                Error::invalid_argument(format!("invalid metadata value for key {key:?}"))
+                    .with_source(e)
+            })?;
+            request = request.header(name, value);
+        }
+        Ok(request)
     }
 
     fn files_request(
@@ -177,7 +235,7 @@ impl Files {
 
     async fn upload(&self, path: &str, body: reqwest::Body) -> Result<WriteInfo> {
         let response = self
-            .files_request(reqwest::Method::POST, Some(path))
+            .upload_request(Some(path))?
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()
@@ -238,8 +296,44 @@ impl Files {
             form = form.part("file", part);
         }
         let response = self
-            .files_request(reqwest::Method::POST, None)
+            .upload_request(None)?
             .multipart(form)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        check(response)
+            .await?
+            .json()
+            .await
+            .map_err(Error::transport)
+    }
+
+    /// Concatenates `sources`, in order, into `destination` (replacing it,
+    /// parents created, owned by the user) and then deletes the sources
+    /// (`POST /files/compose`). The sources must be regular files other
+    /// than the destination. Paths resolve like every other path (relative
+    /// to the user's home).
+    pub async fn compose<I, S>(&self, sources: I, destination: &str) -> Result<WriteInfo>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        #[derive(serde::Serialize)]
+        struct Request<'a> {
+            source_paths: Vec<String>,
+            destination: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            username: Option<&'a str>,
+        }
+        let body = Request {
+            source_paths: sources.into_iter().map(Into::into).collect(),
+            destination,
+            username: self.client.user(),
+        };
+        let response = self
+            .client
+            .http_request(reqwest::Method::POST, "/files/compose")
+            .json(&body)
             .send()
             .await
             .map_err(Error::transport)?;

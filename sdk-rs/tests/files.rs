@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -140,6 +141,146 @@ async fn metadata_operations() {
         files.remove("").await.unwrap_err().code(),
         Code::InvalidArgument
     );
+}
+
+fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn metadata_goes_with_every_upload_path_and_shows_in_entries() {
+    let envd = Envd::start().await;
+    let scratch = Scratch::new();
+    let plain = envd.client().files();
+    let files = plain.with_metadata([("Owner", "alice"), ("kind", "report")]);
+    let want = map(&[("owner", "alice"), ("kind", "report")]);
+
+    // Single write (octet-stream), keys lower-cased by envd.
+    let path = scratch.path("m/a.txt");
+    let info = files.write_text(&path, "a").await.unwrap();
+    assert_eq!(info.metadata, want);
+    assert_eq!(plain.stat(&path).await.unwrap().metadata, want);
+
+    // Streamed writes carry it too.
+    let streamed = scratch.path("m/s.bin");
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"xy"))]);
+    assert_eq!(
+        files
+            .write_stream(&streamed, chunks)
+            .await
+            .unwrap()
+            .metadata,
+        want
+    );
+    let read = scratch.path("m/r.bin");
+    let info = files.write_reader(&read, &b"reader"[..]).await.unwrap();
+    assert_eq!(info.metadata, want);
+
+    // Every file of a multipart upload gets the same set.
+    let written = files
+        .write_many([
+            (scratch.path("m/1.txt"), "one"),
+            (scratch.path("m/2.txt"), "two"),
+        ])
+        .await
+        .unwrap();
+    assert!(written.iter().all(|w| w.metadata == want), "{written:?}");
+    let listed = plain.list(&scratch.path("m"), 1).await.unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|e| e.metadata == want), "{listed:?}");
+
+    // A rename keeps it; an overwrite replaces the whole set.
+    let moved = plain.rename(&path, &scratch.path("m/b.txt")).await.unwrap();
+    assert_eq!(moved.metadata, want);
+    let replaced = plain
+        .with_metadata([("kind", "draft")])
+        .write_text(&scratch.path("m/b.txt"), "b")
+        .await
+        .unwrap();
+    assert_eq!(replaced.metadata, map(&[("kind", "draft")]));
+    let cleared = plain
+        .write_text(&scratch.path("m/b.txt"), "c")
+        .await
+        .unwrap();
+    assert!(cleared.metadata.is_empty(), "{cleared:?}");
+    assert!(
+        plain
+            .stat(&scratch.path("m/b.txt"))
+            .await
+            .unwrap()
+            .metadata
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn invalid_metadata_is_refused_and_writes_nothing() {
+    let envd = Envd::start().await;
+    let scratch = Scratch::new();
+    let files = envd.client().files();
+    // envd's rule: a key of at most 246 bytes.
+    let long = "k".repeat(247);
+    let path = scratch.path("bad.txt");
+    let error = files
+        .with_metadata([(long.as_str(), "v")])
+        .write_text(&path, "x")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(error.http_status(), Some(400));
+    assert!(error.to_string().contains("invalid metadata"), "{error}");
+    // Not an HTTP header at all: refused before sending.
+    let error = files
+        .with_metadata([("two words", "v")])
+        .write_many([(path.clone(), "x")])
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(error.http_status(), None);
+    assert!(!std::path::Path::new(&path).exists());
+}
+
+#[tokio::test]
+async fn compose_concatenates_in_order_and_removes_the_sources() {
+    let envd = Envd::start().await;
+    let scratch = Scratch::new();
+    let files = envd.client().files();
+    let (a, b) = (scratch.path("a.part"), scratch.path("b.part"));
+    files.write_text(&a, "hello ").await.unwrap();
+    files.write_text(&b, "world").await.unwrap();
+    let dest = scratch.path("out/whole.txt");
+    let info = files.compose([&b, &a], &dest).await.unwrap();
+    assert_eq!(info.path, dest);
+    assert_eq!(info.name, "whole.txt");
+    assert_eq!(info.kind, "file");
+    assert_eq!(files.read_text(&dest).await.unwrap(), "worldhello ");
+    assert!(!files.exists(&a).await.unwrap() && !files.exists(&b).await.unwrap());
+
+    // Each error keeps its status and code.
+    let no_sources: [&str; 0] = [];
+    let error = files.compose(no_sources, &dest).await.unwrap_err();
+    assert_eq!(
+        (error.code(), error.http_status()),
+        (Code::InvalidArgument, Some(400))
+    );
+    let error = files
+        .compose([scratch.path("missing")], &dest)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.code(), error.http_status()),
+        (Code::NotFound, Some(404))
+    );
+    let error = files
+        .as_user("no-such-user-envd")
+        .compose([&dest], &scratch.path("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), Some(401));
+    assert_eq!(files.read_text(&dest).await.unwrap(), "worldhello ");
 }
 
 #[tokio::test]

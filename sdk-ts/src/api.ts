@@ -7,7 +7,7 @@ export type { CallOptions, EnvdOptions, UserCallOptions } from "./connection.js"
 export { Code, EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "./errors.js";
 export type { EnvdErrorOptions } from "./errors.js";
 export { Files } from "./files.js";
-export type { ReadOptions, SignedUrlOptions, WriteData, WriteInfo } from "./files.js";
+export type { ReadOptions, SignedUrlOptions, WriteData, WriteInfo, WriteOptions } from "./files.js";
 export { Filesystem, WatchHandle } from "./filesystem.js";
 export type { EntryInfo, EntryType, FilesystemEvent, FilesystemEventType, ListOptions, WatchOptions } from "./filesystem.js";
 export type { OutputCallbacks, OutputChunk, ProcessExit, Selector } from "./process.js";

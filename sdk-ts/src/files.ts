@@ -18,6 +18,22 @@ export interface WriteInfo {
   /** Resolved absolute path. */
   path: string;
   type: "file";
+  /** The file's metadata as envd stored it; `{}` when the write sent none. */
+  metadata: Record<string, string>;
+}
+
+/** Options of {@link Files.write} and {@link Files.writeMany}. */
+export interface WriteOptions extends UserCallOptions {
+  /**
+   * Metadata every written file gets, sent as `X-Metadata-<key>` headers and
+   * stored by envd as `user.e2b.<key>` extended attributes. An overwrite
+   * replaces the file's whole set, so a write without metadata clears it.
+   * Keys are case-insensitive (envd lower-cases them); keys and values must
+   * be printable ASCII (a key at most 246 bytes, the whole set at most 4096),
+   * else the write fails with `InvalidArgument`: envd's `400 invalid
+   * metadata`, or before sending when a key or value cannot be an HTTP header.
+   */
+  metadata?: Record<string, string> | undefined;
 }
 
 /** Options of {@link Files.read}. */
@@ -61,8 +77,9 @@ export class Files extends Filesystem {
    * Writes `data` to `path` (creating parent directories), replacing the
    * file's content. A `ReadableStream` is streamed (Node) without buffering.
    */
-  async write(path: string, data: WriteData, options: UserCallOptions = {}): Promise<WriteInfo> {
+  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<WriteInfo> {
     requirePath(path, "write");
+    const metadata = metadataHeaders(options.metadata);
     let body: BodyInit;
     if (data instanceof ReadableStream) {
       body = this.conn.streamingUploads ? data : await new Response(data).blob();
@@ -73,7 +90,7 @@ export class Files extends Filesystem {
       method: "POST",
       path: "/files",
       query: { path, username: options.user ?? this.conn.user },
-      headers: { "content-type": "application/octet-stream" },
+      headers: { "content-type": "application/octet-stream", ...metadata },
       body,
       signal: options.signal,
       timeoutMs: 0,
@@ -85,11 +102,12 @@ export class Files extends Filesystem {
     return entry;
   }
 
-  /** Writes several files in one multipart request, in order. */
+  /** Writes several files in one multipart request, in order; each gets `options.metadata`. */
   async writeMany(
     files: { path: string; data: string | Uint8Array | Blob }[],
-    options: UserCallOptions = {},
+    options: WriteOptions = {},
   ): Promise<WriteInfo[]> {
+    const headers = metadataHeaders(options.metadata);
     const form = new FormData();
     for (const file of files) {
       requirePath(file.path, "write");
@@ -101,11 +119,31 @@ export class Files extends Filesystem {
       method: "POST",
       path: "/files",
       query: { username: options.user ?? this.conn.user },
+      headers,
       body: form,
       signal: options.signal,
       timeoutMs: 0,
     });
     return writeInfos(response);
+  }
+
+  /**
+   * Concatenates `sources`, in order, into `destination` (replacing it,
+   * parents created, owned by the user) and then deletes the sources
+   * (`POST /files/compose`). The sources must be regular files other than the
+   * destination; paths resolve like every other path.
+   */
+  async compose(sources: string[], destination: string, options: UserCallOptions = {}): Promise<WriteInfo> {
+    const username = options.user ?? this.conn.user;
+    const response = await send(this.conn, {
+      method: "POST",
+      path: "/files/compose",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ source_paths: sources, destination, ...(username === undefined ? {} : { username }) }),
+      signal: options.signal,
+      timeoutMs: 0,
+    });
+    return toWriteInfo((await response.json()) as unknown);
   }
 
   /** A URL that downloads `path` without other credentials (signed when envd has a token). */
@@ -139,8 +177,39 @@ async function writeInfos(response: Response): Promise<WriteInfo[]> {
   if (!Array.isArray(body)) {
     throw new EnvdError(Code.Internal, "envd's upload response is not a list");
   }
-  return body.map((item: unknown) => {
-    const entry = item as { name?: unknown; path?: unknown };
-    return { name: String(entry.name), path: String(entry.path), type: "file" as const };
-  });
+  return body.map(toWriteInfo);
+}
+
+function toWriteInfo(item: unknown): WriteInfo {
+  const entry = item as { name?: unknown; path?: unknown; metadata?: unknown };
+  const metadata: Record<string, string> = {};
+  if (typeof entry.metadata === "object" && entry.metadata !== null) {
+    for (const [k, v] of Object.entries(entry.metadata)) {
+      metadata[k] = String(v);
+    }
+  }
+  return { name: String(entry.name), path: String(entry.path), type: "file", metadata };
+}
+
+/** An HTTP header name's characters (RFC 9110 `token`). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/;
+/** What a header value may hold here: printable ASCII and tabs. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+/**
+ * `X-Metadata-<key>` headers for `metadata`; a key or value that cannot be an
+ * HTTP header is refused before anything is sent.
+ */
+function metadataHeaders(metadata: Record<string, string> | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    if (!HEADER_NAME.test(key)) {
+      throw new EnvdError(Code.InvalidArgument, `invalid metadata key ${JSON.stringify(key)}`);
+    }
+    if (!HEADER_VALUE.test(value)) {
+      throw new EnvdError(Code.InvalidArgument, `invalid metadata value for key ${JSON.stringify(key)}`);
+    }
+    headers[`x-metadata-${key}`] = value;
+  }
+  return headers;
 }

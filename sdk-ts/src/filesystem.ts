@@ -28,6 +28,8 @@ export interface EntryInfo {
   modifiedTime: Date | undefined;
   /** Fully resolved target, for symlinks. */
   symlinkTarget: string | undefined;
+  /** The file's metadata (`user.e2b.*` extended attributes); `{}` when none. */
+  metadata: Record<string, string>;
 }
 
 /** Filesystem change kinds. */
@@ -83,6 +85,7 @@ export function toEntry(entry: WireEntry | undefined): EntryInfo {
     group: entry.group,
     modifiedTime: entry.modifiedTime === undefined ? undefined : timestampDate(entry.modifiedTime),
     symlinkTarget: entry.symlinkTarget,
+    metadata: { ...entry.metadata },
   };
 }
 

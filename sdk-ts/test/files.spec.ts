@@ -51,7 +51,7 @@ function generated(size: number): { stream: ReadableStream<Uint8Array>; digest: 
 describe("transfers", () => {
   it("writes and reads text and bytes", async () => {
     const info = await envd.files.write(`${dir}/a/b/hello.txt`, "héllo\n");
-    assert.deepEqual(info, { name: "hello.txt", path: `${dir}/a/b/hello.txt`, type: "file" });
+    assert.deepEqual(info, { name: "hello.txt", path: `${dir}/a/b/hello.txt`, type: "file", metadata: {} });
     assert.equal(await envd.files.read(`${dir}/a/b/hello.txt`), "héllo\n");
     const bytes = new Uint8Array([0, 255, 1, 254]);
     await envd.files.write(`${dir}/bin`, bytes);
@@ -106,6 +106,84 @@ describe("transfers", () => {
     });
     await assert.rejects(envd.files.read(dir), isCode(Code.InvalidArgument, 400));
     await assert.rejects(envd.files.write("", "x"), isCode(Code.InvalidArgument));
+  });
+});
+
+describe("metadata and compose", () => {
+  const want = { owner: "alice", kind: "report" };
+  const metadata = { Owner: "alice", kind: "report" };
+
+  it("sends metadata on every upload path and shows it in entries", async () => {
+    const root = `${dir}/meta`;
+    // Single write (octet-stream); envd lower-cases the keys.
+    const info = await envd.files.write(`${root}/a.txt`, "a", { metadata });
+    assert.deepEqual(info.metadata, want);
+    assert.deepEqual((await envd.files.stat(`${root}/a.txt`)).metadata, want);
+    // A stream carries it too.
+    const streamed = await envd.files.write(`${root}/s.bin`, generated(100_000).stream, { metadata });
+    assert.deepEqual(streamed.metadata, want);
+    // Every file of a multipart upload gets the same set.
+    const infos = await envd.files.writeMany(
+      [
+        { path: `${root}/1.txt`, data: "one" },
+        { path: `${root}/2.txt`, data: "two" },
+      ],
+      { metadata },
+    );
+    assert.deepEqual(
+      infos.map((i) => i.metadata),
+      [want, want],
+    );
+    const listed = await envd.files.list(root);
+    assert.equal(listed.length, 4);
+    for (const e of listed) assert.deepEqual(e.metadata, want, e.name);
+
+    // A rename keeps it; an overwrite replaces the set, a plain write clears it.
+    const moved = await envd.files.rename(`${root}/a.txt`, `${root}/b.txt`);
+    assert.deepEqual(moved.metadata, want);
+    const replaced = await envd.files.write(`${root}/b.txt`, "b", { metadata: { kind: "draft" } });
+    assert.deepEqual(replaced.metadata, { kind: "draft" });
+    const cleared = await envd.files.write(`${root}/b.txt`, "c");
+    assert.deepEqual(cleared.metadata, {});
+    assert.deepEqual((await envd.files.stat(`${root}/b.txt`)).metadata, {});
+  });
+
+  it("refuses invalid metadata and writes nothing", async () => {
+    const path = `${dir}/meta-bad/x.txt`;
+    // envd's rule: a key of at most 246 bytes.
+    await assert.rejects(envd.files.write(path, "x", { metadata: { ["k".repeat(247)]: "v" } }), (e: unknown) => {
+      isCode(Code.InvalidArgument, 400)(e);
+      assert.match((e as Error).message, /invalid metadata/);
+      return true;
+    });
+    // Not an HTTP header at all: refused before sending.
+    await assert.rejects(
+      envd.files.writeMany([{ path, data: "x" }], { metadata: { "two words": "v" } }),
+      isCode(Code.InvalidArgument),
+    );
+    await assert.rejects(envd.files.write(path, "x", { metadata: { k: "line\nbreak" } }), isCode(Code.InvalidArgument));
+    assert.equal(await envd.files.exists(path), false);
+  });
+
+  it("composes sources in order and removes them", async () => {
+    const root = `${dir}/compose`;
+    await envd.files.write(`${root}/a.part`, "hello ");
+    await envd.files.write(`${root}/b.part`, "world");
+    const dest = `${root}/out/whole.txt`;
+    const info = await envd.files.compose([`${root}/b.part`, `${root}/a.part`], dest);
+    assert.deepEqual(info, { name: "whole.txt", path: dest, type: "file", metadata: {} });
+    assert.equal(await envd.files.read(dest), "worldhello ");
+    assert.equal(await envd.files.exists(`${root}/a.part`), false);
+    assert.equal(await envd.files.exists(`${root}/b.part`), false);
+
+    await assert.rejects(envd.files.compose([], dest), isCode(Code.InvalidArgument, 400));
+    await assert.rejects(envd.files.compose([`${root}/missing`], dest), isCode(Code.NotFound, 404));
+    await assert.rejects(envd.files.compose([dest], `${root}/x`, { user: "no-such-user-envd" }), (e: unknown) => {
+      assert.ok(e instanceof EnvdError);
+      assert.equal(e.httpStatus, 401);
+      return true;
+    });
+    assert.equal(await envd.files.read(dest), "worldhello ");
   });
 });
 

@@ -57,6 +57,9 @@ pub enum Error {
     /// A filesystem RPC failed.
     #[error(transparent)]
     Fs(#[from] fs::Error),
+    /// `/files/compose` failed.
+    #[error(transparent)]
+    Compose(#[from] fs::compose::Error),
     /// `/freeze` or `/unfreeze` failed.
     #[error(transparent)]
     Freeze(#[from] host::freeze::Error),
@@ -137,6 +140,7 @@ impl Error {
             Self::Host(_) => Code::Internal,
             Self::Files(e) => files_code(e),
             Self::Fs(e) => fs_code(e),
+            Self::Compose(e) => compose_code(e),
             Self::Freeze(e) => lifecycle_code(e),
             Self::FsFreeze(e) => lifecycle_code(e),
             Self::Ca(e) => lifecycle_code(e),
@@ -249,6 +253,19 @@ fn files_code(e: &files::Error) -> Code {
             | fs::write::Error::Io { .. }
             | fs::write::Error::Metadata(fs::metadata::StoreError::Io(_)) => Code::Internal,
         },
+    }
+}
+
+/// The Connect code of a `/files/compose` error (spec §5.8).
+fn compose_code(e: &fs::compose::Error) -> Code {
+    use fs::compose::Error as C;
+    match e {
+        C::NoSources | C::NoDestination | C::SourceIsDestination(_) | C::NotRegular(_) => {
+            Code::InvalidArgument
+        }
+        C::SourceNotFound(_) => Code::NotFound,
+        C::NoSpace => Code::ResourceExhausted,
+        C::Parents(_) | C::Io { .. } => Code::Internal,
     }
 }
 

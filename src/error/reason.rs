@@ -32,6 +32,7 @@ impl Error {
             },
             Self::Files(e) => files_reason(e),
             Self::Fs(e) => fs_reason(e),
+            Self::Compose(e) => compose_reason(e),
             Self::Ca(crate::host::ca::Error::Invalid(_))
             | Self::Mount(crate::host::mounts::Error::RelativePath(_)) => R::InvalidRequest,
             Self::Freeze(_) | Self::FsFreeze(_) | Self::Ca(_) | Self::Mount(_) => R::Internal,
@@ -122,6 +123,18 @@ fn fs_reason(e: &fs::Error) -> R {
         | F::ReadDir { source, .. }
         | F::Rename { source, .. }
         | F::Remove { source, .. } => io_reason(source),
+    }
+}
+
+fn compose_reason(e: &fs::compose::Error) -> R {
+    use fs::compose::Error as C;
+    match e {
+        C::NoSources | C::NoDestination | C::SourceIsDestination(_) => R::InvalidRequest,
+        C::SourceNotFound(_) => R::PathNotFound,
+        C::NotRegular(_) => R::NotARegularFile,
+        C::NoSpace => R::NoSpace,
+        C::Parents(d) => dirs_reason(d),
+        C::Io { source, .. } => io_reason(source),
     }
 }
 

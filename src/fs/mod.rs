@@ -1,6 +1,7 @@
 //! Filesystem domain: path resolution for a user (used by every path and
-//! cwd input), and the operations behind `filesystem.Filesystem` and `/files`.
+//! cwd input), and the operations behind `filesystem.Filesystem`, `/files` and `/files/compose`.
 
+pub mod compose;
 pub mod dirs;
 pub mod entry;
 mod error;

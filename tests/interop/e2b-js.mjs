@@ -364,6 +364,87 @@ await t.test('files: watchDir reports a created file', async () => {
   }
 }, { gate: rpcGate })
 
+// ---- file metadata (X-Metadata-* -> user.e2b.* xattrs; gated on envd >= 0.6.2, open in debug mode) ----
+
+const meta = { Owner: 'alice', kind: 'report' }
+const metaWant = { owner: 'alice', kind: 'report' }
+
+await t.test('files: write with metadata (multipart) shows in getInfo', async () => {
+  const info = await sbx.files.write(`${dir}/meta/multipart.txt`, 'm', { metadata: meta })
+  assert.deepEqual(info.metadata, metaWant)
+  assert.deepEqual((await sbx.files.getInfo(`${dir}/meta/multipart.txt`)).metadata, metaWant)
+}, { gate: httpGate })
+
+await t.test('files: write with metadata (octet-stream) shows in getInfo', async () => {
+  const info = await sbx.files.write(`${dir}/meta/octet.txt`, 'o', { metadata: meta, useOctetStream: true })
+  assert.deepEqual(info.metadata, metaWant)
+  assert.deepEqual((await sbx.files.getInfo(`${dir}/meta/octet.txt`)).metadata, metaWant)
+  // A write without metadata clears the set.
+  const plain = await sbx.files.write(`${dir}/meta/octet.txt`, 'p', { useOctetStream: true })
+  assert.equal(plain.metadata, undefined)
+  assert.equal((await sbx.files.getInfo(`${dir}/meta/octet.txt`)).metadata, undefined)
+}, { gate: httpGate })
+
+await t.test('files: writeFiles with metadata on every file, list shows it', async () => {
+  const infos = await sbx.files.writeFiles(
+    [
+      { path: `${dir}/meta/many/one.txt`, data: '1' },
+      { path: `${dir}/meta/many/two.txt`, data: '2' },
+    ],
+    { metadata: meta },
+  )
+  assert.deepEqual(infos.map((i) => i.metadata), [metaWant, metaWant])
+  const listed = await sbx.files.list(`${dir}/meta/many`)
+  assert.deepEqual(listed.map((e) => [e.name, e.metadata]), [['one.txt', metaWant], ['two.txt', metaWant]])
+  // The same with one octet-stream request per file.
+  const octet = await sbx.files.writeFiles(
+    [
+      { path: `${dir}/meta/many/three.txt`, data: '3' },
+      { path: `${dir}/meta/many/four.txt`, data: '4' },
+    ],
+    { metadata: { batch: '2' }, useOctetStream: true },
+  )
+  assert.deepEqual(octet.map((i) => i.metadata), [{ batch: '2' }, { batch: '2' }])
+}, { gate: httpGate })
+
+await t.test('files: rename keeps metadata', async () => {
+  const moved = await sbx.files.rename(`${dir}/meta/multipart.txt`, `${dir}/meta/renamed.txt`)
+  assert.deepEqual(moved.metadata, metaWant)
+  assert.deepEqual((await sbx.files.getInfo(`${dir}/meta/renamed.txt`)).metadata, metaWant)
+}, { gate: httpGate })
+
+await t.test('files: invalid metadata raises InvalidArgumentError', async () => {
+  await assert.rejects(sbx.files.write(`${dir}/meta/bad.txt`, 'x', { metadata: { ['k'.repeat(247)]: 'v' } }), (err) => {
+    assert.ok(err instanceof InvalidArgumentError, `got ${err?.name}: ${err?.message}`)
+    assert.match(err.message, /invalid metadata/)
+    return true
+  })
+  assert.equal(await sbx.files.exists(`${dir}/meta/bad.txt`), false)
+}, { gate: httpGate })
+
+/** Waits for `n` events of `name`, lets stragglers arrive, and returns the types of all of them. */
+async function eventsOf(events, name, n) {
+  await until(() => events.filter((e) => e.name === name).length >= n, `${n} events for ${name}`)
+  await new Promise((r) => setTimeout(r, 300))
+  return events.filter((e) => e.name === name).map((e) => e.type)
+}
+
+await t.test('files: watchDir counts an upload of a new file and of an existing one', async () => {
+  await sbx.files.makeDir(`${dir}/wu`)
+  const events = []
+  const handle = await sbx.files.watchDir(`${dir}/wu`, (e) => events.push(e))
+  try {
+    const { CREATE, CHMOD, WRITE } = FilesystemEventType
+    await sbx.files.write(`${dir}/wu/up.txt`, 'new')
+    assert.deepEqual(await eventsOf(events, 'up.txt', 3), [CREATE, CHMOD, WRITE])
+    await sbx.files.write(`${dir}/wu/up.txt`, 'replaced', { useOctetStream: true })
+    assert.deepEqual(await eventsOf(events, 'up.txt', 6), [CREATE, CHMOD, WRITE, CHMOD, WRITE, WRITE])
+    assert.deepEqual([...new Set(events.map((e) => e.name))], ['up.txt'])
+  } finally {
+    await handle.stop()
+  }
+}, { gate: rpcGate })
+
 await t.test('files: cleanup', async () => {
   await sbx.files.remove(dir)
   assert.equal(await sbx.files.exists(dir), false)

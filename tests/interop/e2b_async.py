@@ -301,11 +301,83 @@ async def main() -> None:
         finally:
             await w.stop()
 
+    # ---- file metadata (X-Metadata-* -> user.e2b.* xattrs; gated on envd >= 0.6.2, open in debug mode) ----
+    meta = {"Owner": "alice", "kind": "report"}
+    want = {"owner": "alice", "kind": "report"}
+
+    async def case_meta_write() -> None:
+        # A single write with str data is multipart; use_octet_stream=True sends the raw body.
+        info = await sbx.files.write(f"{d}/meta/multipart.txt", "m", metadata=meta)
+        assert info.metadata == want, info.metadata
+        assert (await sbx.files.get_info(f"{d}/meta/multipart.txt")).metadata == want
+        info = await sbx.files.write(f"{d}/meta/octet.txt", "o", metadata=meta, use_octet_stream=True)
+        assert info.metadata == want, info.metadata
+        assert (await sbx.files.get_info(f"{d}/meta/octet.txt")).metadata == want
+        # A write without metadata clears the set.
+        plain = await sbx.files.write(f"{d}/meta/octet.txt", "p", use_octet_stream=True)
+        assert plain.metadata is None, plain.metadata
+        assert (await sbx.files.get_info(f"{d}/meta/octet.txt")).metadata is None
+
+    async def case_meta_write_files() -> None:
+        infos = await sbx.files.write_files(
+            [{"path": f"{d}/meta/many/one.txt", "data": "1"}, {"path": f"{d}/meta/many/two.txt", "data": "2"}],
+            metadata=meta,
+        )
+        assert [i.metadata for i in infos] == [want, want], infos
+        listed = await sbx.files.list(f"{d}/meta/many")
+        assert [(e.name, e.metadata) for e in listed] == [("one.txt", want), ("two.txt", want)], listed
+        octet = await sbx.files.write_files(
+            [{"path": f"{d}/meta/many/three.txt", "data": "3"}, {"path": f"{d}/meta/many/four.txt", "data": "4"}],
+            metadata={"batch": "2"},
+            use_octet_stream=True,
+        )
+        assert [i.metadata for i in octet] == [{"batch": "2"}, {"batch": "2"}], octet
+
+    async def case_meta_rename() -> None:
+        moved = await sbx.files.rename(f"{d}/meta/multipart.txt", f"{d}/meta/renamed.txt")
+        assert moved.metadata == want, moved.metadata
+        assert (await sbx.files.get_info(f"{d}/meta/renamed.txt")).metadata == want
+
+    async def case_meta_invalid() -> None:
+        try:
+            await sbx.files.write(f"{d}/meta/bad.txt", "x", metadata={"k" * 247: "v"})
+        except InvalidArgumentException as e:
+            assert "invalid metadata" in str(e), str(e)
+        else:
+            raise AssertionError("expected InvalidArgumentException")
+        assert await sbx.files.exists(f"{d}/meta/bad.txt") is False
+
+    async def case_watch_uploads() -> None:
+        await sbx.files.make_dir(f"{d}/wu")
+        events: list = []
+        w = await sbx.files.watch_dir(f"{d}/wu", on_event=events.append)
+
+        async def types_after(n: int) -> list:
+            await auntil(lambda: len(events) >= n, f"{n} events for up.txt")
+            await asyncio.sleep(0.3)
+            return [(e.name, e.type) for e in events]
+
+        try:
+            c, m, wr = FilesystemEventType.CREATE, FilesystemEventType.CHMOD, FilesystemEventType.WRITE
+            await sbx.files.write(f"{d}/wu/up.txt", "new")
+            got = await types_after(3)
+            assert got == [("up.txt", c), ("up.txt", m), ("up.txt", wr)], got
+            await sbx.files.write(f"{d}/wu/up.txt", "replaced", use_octet_stream=True)
+            got = await types_after(6)
+            assert got[3:] == [("up.txt", m), ("up.txt", wr), ("up.txt", wr)], got
+        finally:
+            await w.stop()
+
     await t.atest("files: make_dir / exists", case_fs_dirs, gate=rpc_gate)
     await t.atest("files: write / read / get_info", case_fs_rw, gate=http_gate)
     await t.atest("files: list", case_fs_list, gate=http_gate)
     await t.atest("files: rename / remove", case_fs_move_remove, gate=http_gate)
     await t.atest("files: watch_dir (streamed)", case_fs_watch, gate=rpc_gate)
+    await t.atest("files: write with metadata (multipart, octet-stream) shows in get_info", case_meta_write, gate=http_gate)
+    await t.atest("files: write_files with metadata on every file, list shows it", case_meta_write_files, gate=http_gate)
+    await t.atest("files: rename keeps metadata", case_meta_rename, gate=http_gate)
+    await t.atest("files: invalid metadata raises InvalidArgumentException", case_meta_invalid, gate=http_gate)
+    await t.atest("files: watch_dir counts an upload of a new file and of an existing one", case_watch_uploads, gate=rpc_gate)
 
     try:
         await sbx.commands.run(f"rm -rf {d}")

@@ -394,11 +394,91 @@ def case_fs_watch() -> None:
         w.stop()
 
 
+# ---- file metadata (X-Metadata-* -> user.e2b.* xattrs; gated on envd >= 0.6.2, open in debug mode) ----
+
+META = {"Owner": "alice", "kind": "report"}
+META_WANT = {"owner": "alice", "kind": "report"}
+
+
+def case_meta_write() -> None:
+    # A single write with str data is multipart; use_octet_stream=True sends the raw body.
+    info = sbx.files.write(f"{DIR}/meta/multipart.txt", "m", metadata=META)
+    assert info.metadata == META_WANT, info.metadata
+    assert sbx.files.get_info(f"{DIR}/meta/multipart.txt").metadata == META_WANT
+    info = sbx.files.write(f"{DIR}/meta/octet.txt", "o", metadata=META, use_octet_stream=True)
+    assert info.metadata == META_WANT, info.metadata
+    assert sbx.files.get_info(f"{DIR}/meta/octet.txt").metadata == META_WANT
+    # A write without metadata clears the set.
+    plain = sbx.files.write(f"{DIR}/meta/octet.txt", "p", use_octet_stream=True)
+    assert plain.metadata is None, plain.metadata
+    assert sbx.files.get_info(f"{DIR}/meta/octet.txt").metadata is None
+
+
+def case_meta_write_files() -> None:
+    infos = sbx.files.write_files(
+        [{"path": f"{DIR}/meta/many/one.txt", "data": "1"}, {"path": f"{DIR}/meta/many/two.txt", "data": "2"}],
+        metadata=META,
+    )
+    assert [i.metadata for i in infos] == [META_WANT, META_WANT], infos
+    listed = sbx.files.list(f"{DIR}/meta/many")
+    assert [(e.name, e.metadata) for e in listed] == [("one.txt", META_WANT), ("two.txt", META_WANT)], listed
+    octet = sbx.files.write_files(
+        [{"path": f"{DIR}/meta/many/three.txt", "data": "3"}, {"path": f"{DIR}/meta/many/four.txt", "data": "4"}],
+        metadata={"batch": "2"},
+        use_octet_stream=True,
+    )
+    assert [i.metadata for i in octet] == [{"batch": "2"}, {"batch": "2"}], octet
+
+
+def case_meta_rename() -> None:
+    moved = sbx.files.rename(f"{DIR}/meta/multipart.txt", f"{DIR}/meta/renamed.txt")
+    assert moved.metadata == META_WANT, moved.metadata
+    assert sbx.files.get_info(f"{DIR}/meta/renamed.txt").metadata == META_WANT
+
+
+def case_meta_invalid() -> None:
+    try:
+        sbx.files.write(f"{DIR}/meta/bad.txt", "x", metadata={"k" * 247: "v"})
+    except InvalidArgumentException as e:
+        assert "invalid metadata" in str(e), str(e)
+    else:
+        raise AssertionError("expected InvalidArgumentException")
+    assert sbx.files.exists(f"{DIR}/meta/bad.txt") is False
+
+
+def case_watch_uploads() -> None:
+    sbx.files.make_dir(f"{DIR}/wu")
+    w = sbx.files.watch_dir(f"{DIR}/wu")
+    seen: list = []
+
+    def types_after(n: int) -> list:
+        until(lambda: bool(seen.extend(w.get_new_events())) or len(seen) >= n, f"{n} events for up.txt")
+        time.sleep(0.3)
+        seen.extend(w.get_new_events())
+        return [(e.name, e.type) for e in seen]
+
+    try:
+        C, M, W = FilesystemEventType.CREATE, FilesystemEventType.CHMOD, FilesystemEventType.WRITE
+        sbx.files.write(f"{DIR}/wu/up.txt", "new")
+        got = types_after(3)
+        assert got == [("up.txt", C), ("up.txt", M), ("up.txt", W)], got
+        sbx.files.write(f"{DIR}/wu/up.txt", "replaced", use_octet_stream=True)
+        got = types_after(6)
+        assert got[3:] == [("up.txt", M), ("up.txt", W), ("up.txt", W)], got
+    finally:
+        w.stop()
+
+
 t.test("files: make_dir / exists", case_fs_dirs, gate=RPC_GATE)
 t.test("files: write / read / get_info", case_fs_rw, gate=HTTP_GATE)
 t.test("files: list", case_fs_list, gate=HTTP_GATE)
 t.test("files: rename / remove", case_fs_move_remove, gate=HTTP_GATE)
 t.test("files: watch_dir (polling watcher)", case_fs_watch, gate=RPC_GATE)
+t.test("files: write with metadata (multipart, octet-stream) shows in get_info", case_meta_write, gate=HTTP_GATE)
+t.test("files: write_files with metadata on every file, list shows it", case_meta_write_files, gate=HTTP_GATE)
+t.test("files: rename keeps metadata", case_meta_rename, gate=HTTP_GATE)
+t.test("files: invalid metadata raises InvalidArgumentException", case_meta_invalid, gate=HTTP_GATE)
+t.test("files: watch_dir counts an upload of a new file and of an existing one", case_watch_uploads, gate=RPC_GATE)
 
 try:
     sbx.commands.run(f"rm -rf {DIR}")

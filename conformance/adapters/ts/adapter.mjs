@@ -85,6 +85,13 @@ function entry(e) {
     modifiedTime: e.modifiedTime?.toISOString(),
   };
   if (e.symlinkTarget !== undefined) out.symlinkTarget = e.symlinkTarget;
+  if (e.metadata !== undefined && Object.keys(e.metadata).length > 0) out.metadata = e.metadata;
+  return out;
+}
+
+function writeInfo(i) {
+  const out = { name: i.name, path: i.path, type: i.type };
+  if (Object.keys(i.metadata).length > 0) out.metadata = i.metadata;
   return out;
 }
 
@@ -282,15 +289,15 @@ const ops = {
         },
       });
     }
-    const info = await envd.files.write(args.path, data, { user: args.user });
-    return { entries: [{ name: info.name, path: info.path, type: info.type }] };
+    const info = await envd.files.write(args.path, data, { user: args.user, metadata: args.metadata });
+    return { entries: [writeInfo(info)] };
   },
   "files.write_many": async (args) => {
     const infos = await envd.files.writeMany(
       args.files.map((f) => ({ path: f.path, data: f.text })),
-      { user: args.user },
+      { user: args.user, metadata: args.metadata },
     );
-    return { entries: infos.map((i) => ({ name: i.name, path: i.path, type: i.type })) };
+    return { entries: infos.map(writeInfo) };
   },
   "files.list": async (args) => ({
     entries: (await envd.files.list(args.path, { depth: args.depth, user: args.user })).map(entry),
@@ -299,6 +306,7 @@ const ops = {
   "files.exists": async (args) => ({ exists: await envd.files.exists(args.path, { user: args.user }) }),
   "files.make_dir": async (args) => entry(await envd.files.makeDir(args.path, { user: args.user })),
   "files.rename": async (args) => entry(await envd.files.rename(args.from, args.to, { user: args.user })),
+  "files.compose": async (args) => writeInfo(await envd.files.compose(args.sources, args.destination, { user: args.user })),
   "files.remove": async (args) => {
     await envd.files.remove(args.path, { user: args.user });
     return {};

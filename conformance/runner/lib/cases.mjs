@@ -14,7 +14,7 @@ export const ADAPTER_OPS = new Set([
   'pty.create', 'pty.write', 'pty.resize', 'pty.read_until', 'pty.kill', 'pty.wait',
   'files.read', 'files.write', 'files.write_many', 'files.list', 'files.stat', 'files.exists',
   'files.make_dir', 'files.rename', 'files.remove', 'files.watch', 'watch.events', 'watch.stop',
-  'files.download_url', 'files.upload_url',
+  'files.download_url', 'files.upload_url', 'files.compose',
 ]);
 
 /** Ops the runner performs itself. */
@@ -77,6 +77,7 @@ const PATH_ARGS = {
   'files.rename': ['from', 'to'],
   'files.write': ['path'],
   'files.make_dir': ['path'],
+  'files.compose': ['destination'],
   'host.write_file': ['path'],
   'host.mkdir': ['path'],
   'host.symlink': ['path'],
@@ -96,6 +97,10 @@ export function safetyProblems(step, needs) {
   for (const key of PATH_ARGS[step.op] ?? []) check(key, step.args?.[key]);
   if (step.op === 'files.write_many') {
     for (const f of step.args?.files ?? []) check('files[].path', f?.path);
+  }
+  // Compose deletes its sources.
+  if (step.op === 'files.compose') {
+    for (const p of step.args?.sources ?? []) check('sources[]', p);
   }
   if (step.op === 'files.remove' && step.args?.path === '${scratch}') {
     problems.push('files.remove of ${scratch} itself');

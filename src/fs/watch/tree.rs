@@ -283,6 +283,16 @@ impl Tree {
             return Ok(());
         };
         let is_dir = mask.contains(EventMask::ISDIR);
+        // A compose writes a temporary beside the destination and renames
+        // it into place: watchers see the destination created, never the
+        // temporary.
+        if event
+            .name
+            .as_ref()
+            .is_some_and(|name| !is_dir && crate::fs::compose::is_compose_temp(name))
+        {
+            return Ok(());
+        }
         // An upload writes a temporary file and renames it into place:
         // watchers see the events of an in-place write under the file's own
         // name, and never the temporary.

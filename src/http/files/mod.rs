@@ -1,8 +1,11 @@
-//! `GET /files` (download) and `POST /files` (upload), spec §5.6–5.7.
+//! `GET /files` (download) and `POST /files` (upload), spec §5.6–5.7, and
+//! `POST /files/compose` (§5.8).
 //!
-//! These routes are excluded from the general token guard: they accept
-//! either the `X-Access-Token` header or a signed URL (§6.3), checked here.
+//! `/files` is excluded from the general token guard: it accepts either the
+//! `X-Access-Token` header or a signed URL (§6.3), checked here.
+//! `/files/compose` is guarded like every other route.
 
+mod compose;
 mod conditional;
 mod content_type;
 mod disposition;
@@ -17,7 +20,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Query};
 use axum::http::{HeaderMap, Uri};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::auth::signing::{self, Operation};
 use crate::config::Defaults;
@@ -121,12 +124,13 @@ pub enum Error {
     Write(#[from] crate::fs::write::Error),
 }
 
-/// The `/files` routes. Request bodies have no size limit: uploads are
-/// streamed to disk.
+/// The `/files` routes. Upload bodies have no size limit: they are
+/// streamed to disk. A compose body is read up to its own bound.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/files", get(download::get).post(upload::post))
         .layer(DefaultBodyLimit::disable())
+        .route("/files/compose", post(compose::post))
 }
 
 /// The query parameters of both routes. A parameter that is present but

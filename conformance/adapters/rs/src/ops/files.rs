@@ -12,10 +12,21 @@ use crate::{Failure, State, StepResult};
 
 pub(super) fn files(state: &State, a: Args<'_>) -> Result<Files, Failure> {
     let files = state.client.files();
-    Ok(match a.opt_str("user")? {
+    let files = match a.opt_str("user")? {
         Some(user) => files.as_user(user),
         None => files,
+    };
+    Ok(match a.get("metadata") {
+        Some(_) => files.with_metadata(a.string_map("metadata")?),
+        None => files,
     })
+}
+
+/// `metadata` in a result, only when non-empty (envd omits it then).
+fn add_metadata(out: &mut Value, metadata: &std::collections::HashMap<String, String>) {
+    if !metadata.is_empty() {
+        out["metadata"] = json!(metadata);
+    }
 }
 
 fn type_name(file_type: FileType) -> &'static str {
@@ -37,14 +48,18 @@ pub(super) fn entry_json(entry: &EntryInfo) -> Value {
     if let Some(target) = &entry.symlink_target {
         out["symlinkTarget"] = json!(target);
     }
+    add_metadata(&mut out, &entry.metadata);
+    out
+}
+
+pub(super) fn write_info_json(w: &WriteInfo) -> Value {
+    let mut out = json!({ "name": w.name, "path": w.path, "type": w.kind });
+    add_metadata(&mut out, &w.metadata);
     out
 }
 
 fn written_json(written: &[WriteInfo]) -> Value {
-    let entries: Vec<Value> = written
-        .iter()
-        .map(|w| json!({ "name": w.name, "path": w.path, "type": w.kind }))
-        .collect();
+    let entries: Vec<Value> = written.iter().map(write_info_json).collect();
     json!({ "entries": entries })
 }
 

@@ -16,7 +16,9 @@ use crate::handles::Control;
 mod files;
 
 use crate::{DEFAULT_WAIT, Failure, State, StepResult};
-use files::{entry_json, files, files_read, files_write, files_write_many, watch_events};
+use files::{
+    entry_json, files, files_read, files_write, files_write_many, watch_events, write_info_json,
+};
 
 /// Runs `op` with `args`.
 pub(crate) async fn dispatch(state: &mut State, op: &str, args: &Value) -> StepResult {
@@ -131,6 +133,12 @@ pub(crate) async fn dispatch(state: &mut State, op: &str, args: &Value) -> StepR
                 .rename(a.str("from")?, a.str("to")?)
                 .await?;
             Ok(entry_json(&entry))
+        }
+        "files.compose" => {
+            let written = files(state, a)?
+                .compose(a.strings("sources")?, a.str("destination")?)
+                .await?;
+            Ok(write_info_json(&written))
         }
         "files.remove" => {
             files(state, a)?.remove(a.str("path")?).await?;
