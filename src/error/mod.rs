@@ -120,9 +120,11 @@ impl Error {
         match self {
             Self::Process(e) => match e {
                 P::PidNotFound(_) | P::TagNotFound(_) => Code::NotFound,
-                P::CwdMissing(_) | P::Path(_) | P::InvalidPtySize { .. } | P::Spawn(_) => {
-                    Code::InvalidArgument
-                }
+                P::CwdMissing(_)
+                | P::CwdDenied { .. }
+                | P::Path(_)
+                | P::InvalidPtySize { .. }
+                | P::Spawn(_) => Code::InvalidArgument,
                 P::CloseStdinOnPty => Code::Unknown,
                 P::Io(_)
                 | P::NotAPty

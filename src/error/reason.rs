@@ -59,6 +59,11 @@ fn process_reason(e: &process::Error) -> R {
         P::CwdMissing(_) => R::CwdNotFound,
         P::Path(_) => R::InvalidPath,
         P::InvalidPtySize { .. } => R::InvalidPtySize,
+        P::CwdDenied { source, .. } => match source.raw_os_error() {
+            Some(libc::EACCES) => R::PermissionDenied,
+            Some(libc::ELOOP) => R::SymlinkLoop,
+            _ => R::CwdNotFound,
+        },
         P::Spawn(_) => R::SpawnFailed,
         P::NotAPty => R::PtyRequired,
         P::StdinOnPty | P::CloseStdinOnPty => R::PtyNotAllowed,

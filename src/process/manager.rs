@@ -185,8 +185,7 @@ impl ProcessManager {
             .arg(&spec.config.cmd)
             .args(&spec.config.args)
             .env_clear()
-            .envs(&spec.env)
-            .current_dir(&spec.cwd);
+            .envs(&spec.env);
         let mut wiring: Box<dyn Wiring> = match spec.mode {
             Mode::Pipe { stdin } => Box::new(PipeWiring { stdin }),
             Mode::Pty(size) => Box::new(PtyWiring::new(size)),
@@ -197,12 +196,20 @@ impl ProcessManager {
             gid: spec.user.gid,
             groups: spec.user.groups.clone(),
         };
-        sys::install_child_setup(&mut command, creds, matches!(spec.mode, Mode::Pty(_)));
+        // The cwd is entered in the child after it became the user, never
+        // by std's `current_dir` (which would chdir as root first).
+        sys::install_child_setup(
+            &mut command,
+            creds,
+            &spec.cwd,
+            matches!(spec.mode, Mode::Pty(_)),
+        )
+        .map_err(Error::Spawn)?;
 
         let (mut child, child_id, exit) = self
             .reaper
             .spawn_tracked(&mut command)
-            .map_err(Error::Spawn)?;
+            .map_err(|e| Error::from_spawn(e, spec))?;
         // Drop our copies of the child's ends (the pty slave in particular)
         // so end-of-stream arrives when the child's side closes.
         drop(command);
@@ -436,7 +443,7 @@ impl ProcessManager {
         self.table().find_live(selector)?.backend.resize(size)
     }
 
-    /// Signals a live process (its pid only, not its group).
+    /// Signals a live process and the process group it leads.
     pub fn signal(&self, selector: &Selector, signal: Signal) -> Result<(), Error> {
         let process = self.table().find_live(selector)?;
         let signal = match signal {

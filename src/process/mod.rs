@@ -47,6 +47,29 @@ pub enum Signal {
     Kill,
 }
 
+impl Error {
+    /// Classifies a spawn failure. std reports an errno from the pre-exec
+    /// hook as the spawn error; of the hook's steps only the final `chdir`
+    /// fails with these errnos (setgroups/setgid/setuid fail with `EPERM`
+    /// or `EINVAL`, and the wrapper `/bin/sh` is a fixed path), so they
+    /// mean the user cannot enter the cwd.
+    fn from_spawn(source: io::Error, spec: &StartSpec) -> Self {
+        let cwd_errno = [libc::EACCES, libc::ENOENT, libc::ENOTDIR, libc::ELOOP];
+        if source
+            .raw_os_error()
+            .is_some_and(|e| cwd_errno.contains(&e))
+        {
+            Self::CwdDenied {
+                cwd: spec.cwd.clone(),
+                user: spec.user.name.clone(),
+                source,
+            }
+        } else {
+            Self::Spawn(source)
+        }
+    }
+}
+
 /// Why a process operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -69,6 +92,17 @@ pub enum Error {
         cols: u32,
         /// Requested rows.
         rows: u32,
+    },
+    /// The user may not enter the working directory (the child changes into
+    /// it after dropping to the user, so the kernel decides).
+    #[error("error starting process: cwd '{}' is not accessible to user '{user}': {source}", .cwd.display())]
+    CwdDenied {
+        /// The resolved cwd.
+        cwd: PathBuf,
+        /// Who tried.
+        user: String,
+        /// The kernel's answer (`EACCES`, `ENOENT`, `ENOTDIR`, `ELOOP`).
+        source: io::Error,
     },
     /// fork/exec failed.
     #[error("error starting process: {0}")]

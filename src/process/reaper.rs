@@ -144,8 +144,15 @@ impl Reaper {
         self.reap();
     }
 
-    /// Sends `signal` to `child` if it has not been reaped yet. Returns
-    /// whether the process was still there.
+    /// Sends `signal` to `child` and to the process group it leads, if it
+    /// has not been reaped yet. Returns whether the process was still there.
+    ///
+    /// Processes started by the manager lead their own group (pgid = pid),
+    /// so their children die with them. While the leader is unreaped its pid
+    /// cannot be reused, so neither can the group id: the lock held here
+    /// (shared with [`Reaper::reap`]) makes `-pid` name only this child's
+    /// group. A child that left its group (or never led one) still gets the
+    /// signal on its pid.
     pub fn signal(&self, child: ChildId, signal: Signal) -> nix::Result<bool> {
         let state = self.lock();
         if state
@@ -155,7 +162,15 @@ impl Reaper {
         {
             return Ok(false);
         }
-        match nix::sys::signal::kill(Pid::from_raw(child.pid), signal) {
+        let pid = Pid::from_raw(child.pid);
+        let leads_group = nix::unistd::getpgid(Some(pid)) == Ok(pid);
+        if leads_group {
+            match nix::sys::signal::killpg(pid, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match nix::sys::signal::kill(pid, signal) {
             Ok(()) => Ok(true),
             Err(Errno::ESRCH) => Ok(false),
             Err(e) => Err(e),

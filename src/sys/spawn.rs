@@ -1,8 +1,13 @@
-//! What a child does between fork and exec: become a session leader with
-//! its terminal (PTY mode) and drop to the user's credentials, including
-//! supplementary groups, failing loudly if any step fails.
+//! What a child does between fork and exec: lead a process group of its
+//! own (pipe mode) or a session with its terminal (PTY mode), drop to the
+//! user's credentials, including supplementary groups, and only then enter
+//! its working directory, failing loudly if any step fails.
 
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 
 use nix::unistd::{Gid, Uid};
@@ -20,34 +25,54 @@ pub struct ChildCredentials {
 
 nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
 
-/// Arranges for `command`'s child to switch to `creds` and, when
-/// `controlling_tty`, to lead a new session with fd 0 as its terminal.
+/// Arranges for `command`'s child to lead a new process group (or, when
+/// `controlling_tty`, a new session with fd 0 as its terminal), switch to
+/// `creds` and then change into `cwd`.
 ///
-/// std's own `uid`/`gid` would clear supplementary groups and cannot set
-/// them, so the switch happens here, in the order setgroups, setgid, setuid.
-pub fn install_child_setup(command: &mut Command, creds: ChildCredentials, controlling_tty: bool) {
+/// The group (or session) makes the child's pid its pgid, so `kill(0, ..)`
+/// or `kill -TERM 0` inside a command reaches only that command's own
+/// processes, never envd or another command, and envd can signal the whole
+/// group. std's own `uid`/`gid` would clear supplementary groups and cannot
+/// set them, so the switch happens here, in the order setgroups, setgid,
+/// setuid. The directory is entered after the switch, so a cwd the user may
+/// not enter fails the spawn with the kernel's errno (`EACCES`, `ENOENT`,
+/// `ENOTDIR`), which std reports as the spawn error. Never combine this
+/// with `Command::current_dir`: std would chdir as root before this hook.
+pub fn install_child_setup(
+    command: &mut Command,
+    creds: ChildCredentials,
+    cwd: &Path,
+    controlling_tty: bool,
+) -> io::Result<()> {
     let ChildCredentials { uid, gid, groups } = creds;
-    let setup = move || -> std::io::Result<()> {
+    // Allocated before the fork: the hook must not allocate.
+    let cwd = CString::new(cwd.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let setup = move || -> io::Result<()> {
         cloexec_from_3();
         if controlling_tty {
             nix::unistd::setsid()?;
             // SAFETY: fd 0 is the pty slave (std dup2'd it before running
             // this hook) and TIOCSCTTY takes an int argument, not a pointer.
             unsafe { tiocsctty(0, 0) }?;
+        } else {
+            nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))?;
         }
         nix::unistd::setgroups(&groups)?;
         nix::unistd::setgid(gid)?;
         nix::unistd::setuid(uid)?;
+        nix::unistd::chdir(cwd.as_c_str())?;
         Ok(())
     };
     // SAFETY: the hook runs in the forked child before exec. It only makes
-    // raw syscalls (close_range/fcntl, setsid, ioctl, setgroups, setgid,
-    // setuid) through libc and nix,
-    // which neither allocate nor take locks, so it is async-signal-safe.
-    // `groups` was allocated before the fork and is only read.
+    // raw syscalls (close_range/fcntl, setsid, ioctl, setpgid, setgroups,
+    // setgid, setuid, chdir) through libc and nix, which neither allocate
+    // nor take locks, so it is async-signal-safe. `groups` and `cwd` were
+    // allocated before the fork and are only read.
     unsafe {
         command.pre_exec(setup);
     }
+    Ok(())
 }
 
 /// Marks every fd from 3 up close-on-exec, so the child gets exactly 0, 1
