@@ -55,6 +55,7 @@ needed=$(readelf -dW "$BIN" | grep '(NEEDED)' || true)
 if readelf -lW "$BIN" | grep -q 'INTERP'; then fail "$BIN has a program interpreter"; fi
 warned=$(readelf -SW "$BIN" | grep -o '\.gnu\.warning\.[A-Za-z0-9_]*' | sed 's/^\.gnu\.warning\.//' |
   sort -u | tr '\n' ' ')
+warned=${warned% }
 unexpected=$(tr ' ' '\n' <<<"$warned" | grep -vxE 'dlopen|dlmopen|' || true)
 [[ -z $unexpected ]] || fail "$BIN links glibc functions that need shared libraries at run time: $unexpected"
 echo "readelf: no NEEDED, no INTERP; glibc link warnings only for: ${warned:-none} (allowed)"
