@@ -16,6 +16,24 @@ run: ## Build envd and run it on $(ADDR)
 	$(CARGO) build --release --bin envd
 	$(TARGET_DIR)/release/envd --addr $(ADDR)
 
+# The shipped binary: static (glibc with +crt-static; the musl target is not installed here),
+# built for an explicit --target so build scripts and proc-macros stay dynamic host binaries.
+RELEASE_TARGET := x86_64-unknown-linux-gnu
+RELEASE_BIN := $(abspath $(TARGET_DIR))/$(RELEASE_TARGET)/dist/envd
+
+.PHONY: release
+release: ## Static, stripped release envd (profile dist) -> target/x86_64-unknown-linux-gnu/dist/envd
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --profile dist --bin envd --target $(RELEASE_TARGET)
+	@ls -l $(RELEASE_BIN)
+
+.PHONY: release-path
+release-path:
+	@echo $(RELEASE_BIN)
+
+.PHONY: check-release
+check-release: setup ## Build the release envd; check it is static, <= 5 MiB, runs, and passes the e2b interop suites
+	./scripts/check-release.sh
+
 .PHONY: build
 build: ## Debug build of the whole workspace
 	$(CARGO) build --workspace --all-targets
@@ -97,7 +115,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop ## Everything CI runs
+test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)

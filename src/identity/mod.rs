@@ -1,12 +1,17 @@
-//! Users and groups from the passwd and group databases.
+//! Users and groups from the passwd and group files.
 //!
 //! The home directory always comes from passwd (root's is `/root`), never
-//! synthesised from the name.
+//! synthesised from the name. The files are read directly ([`db`]), not
+//! through glibc's NSS, so the static binary needs no `libnss_*` at run time.
 
-use std::ffi::CString;
+mod db;
+
 use std::path::PathBuf;
 
-use nix::unistd::{Gid, Group, Uid, User as PwUser};
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
+
+use db::Databases;
 
 /// A user that processes run as and paths resolve for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,38 +46,50 @@ pub enum Error {
 
 /// Looks up `name` in passwd, with its supplementary groups.
 pub fn lookup(name: &str) -> Result<User, Error> {
-    let lookup_err = |source| Error::Lookup {
-        name: name.to_owned(),
-        source,
-    };
-    let pw = PwUser::from_name(name)
-        .map_err(lookup_err)?
-        .ok_or_else(|| Error::UnknownUser(name.to_owned()))?;
-    let cname = CString::new(name).map_err(|_| Error::UnknownUser(name.to_owned()))?;
-    let groups = nix::unistd::getgrouplist(&cname, pw.gid).map_err(lookup_err)?;
-    Ok(User {
-        name: pw.name,
-        uid: pw.uid,
-        gid: pw.gid,
-        home: pw.dir,
-        groups,
-    })
+    lookup_in(&Databases::system(), name)
 }
 
 /// Name of `uid`, or its number when passwd has none.
 pub fn user_name(uid: Uid) -> String {
-    PwUser::from_uid(uid)
+    user_name_in(&Databases::system(), uid)
+}
+
+/// Name of `gid`, or its number when the group database has none.
+pub fn group_name(gid: Gid) -> String {
+    group_name_in(&Databases::system(), gid)
+}
+
+fn lookup_in(dbs: &Databases<'_>, name: &str) -> Result<User, Error> {
+    let lookup_err = |e: std::io::Error| Error::Lookup {
+        name: name.to_owned(),
+        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    let pw = dbs
+        .find_user(|entry| entry.name == name)
+        .map_err(lookup_err)?
+        .ok_or_else(|| Error::UnknownUser(name.to_owned()))?;
+    let groups = dbs.group_list(name, pw.gid).map_err(lookup_err)?;
+    Ok(User {
+        name: pw.name,
+        uid: pw.uid,
+        gid: pw.gid,
+        home: pw.home,
+        groups,
+    })
+}
+
+fn user_name_in(dbs: &Databases<'_>, uid: Uid) -> String {
+    dbs.find_user(|entry| entry.uid == uid)
         .ok()
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
-/// Name of `gid`, or its number when the group database has none.
-pub fn group_name(gid: Gid) -> String {
-    Group::from_gid(gid)
+fn group_name_in(dbs: &Databases<'_>, gid: Gid) -> String {
+    dbs.group_name(gid)
         .ok()
         .flatten()
-        .map_or_else(|| gid.to_string(), |g| g.name)
+        .unwrap_or_else(|| gid.to_string())
 }
 
 #[cfg(test)]

@@ -27,7 +27,11 @@ fi
 rm -rf .tmp/interop-gen
 node_modules/.bin/tsc -p tests/interop/tsconfig.json
 
-"$ENVD_BIN" --addr 127.0.0.1:0 >"$WORK/bench-envd.stdout" 2>"$WORK/bench-envd.log" &
+# Scratch run dir, hosts file and drop_caches (the reclaimer would drop this machine's page cache).
+SCRATCH=$WORK/bench-scratch
+rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
+"$ENVD_BIN" --addr 127.0.0.1:0 --run-dir "$SCRATCH/run" --hosts-file "$SCRATCH/hosts" \
+  --drop-caches "$SCRATCH/drop_caches" >"$WORK/bench-envd.stdout" 2>"$WORK/bench-envd.log" &
 ENVD_PID=$!
 trap 'kill "$ENVD_PID" 2>/dev/null; wait "$ENVD_PID" 2>/dev/null || true' EXIT
 URL=

@@ -64,7 +64,12 @@ node_modules/.bin/tsc -p $HERE/tsconfig.json >&2 || exit 1
 # --- 2. envd ------------------------------------------------------------------------------------
 ENVD_OUT=$WORK/envd.stdout
 ENVD_LOG=$WORK/envd.log
-"$ENVD_BIN" --addr "$ENVD_ADDR" >"$ENVD_OUT" 2>"$ENVD_LOG" &
+# Scratch run dir, hosts file and drop_caches: envd must not touch this machine's /run/wrenn,
+# /etc/hosts or page cache (the reclaimer writes drop_caches).
+SCRATCH=$WORK/scratch
+rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
+"$ENVD_BIN" --addr "$ENVD_ADDR" --run-dir "$SCRATCH/run" --hosts-file "$SCRATCH/hosts" \
+  --drop-caches "$SCRATCH/drop_caches" >"$ENVD_OUT" 2>"$ENVD_LOG" &
 ENVD_PID=$!
 stop_envd() {
   if kill -0 "$ENVD_PID" 2>/dev/null; then
