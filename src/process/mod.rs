@@ -7,7 +7,6 @@ pub mod handover;
 mod manager;
 mod output;
 mod pipe;
-mod placement;
 mod pty;
 pub mod reaper;
 pub mod spec;
@@ -18,7 +17,6 @@ use std::path::PathBuf;
 pub use exit::End;
 pub use manager::{ProcessInfo, ProcessManager, Settings, Started};
 pub use output::{Event, Fault, Output, REPLAY_TAIL_BYTES, Subscription};
-pub use placement::Placement;
 pub use reaper::Reaper;
 pub use spec::{Mode, ProcessConfig, PtySize, StartSpec};
 
