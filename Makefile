@@ -115,7 +115,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release ## Everything CI runs
+test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
