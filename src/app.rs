@@ -89,6 +89,12 @@ pub async fn run(
         exit_retention: config.exit_retention,
         drain_grace: config.exit_drain_grace,
         stall_limit: config.subscriber_stall_limit,
+        placement: host::cgroups::setup(
+            &config.cgroup_root,
+            host::MemInfo::read(&config.host_paths.meminfo)
+                .ok()
+                .map(|m| m.total),
+        ),
     };
     let clock_control = config.set_clock || std::process::id() == 1;
     let host = Arc::new(Host::new(

@@ -371,3 +371,72 @@ async fn bad_parameters_are_400_and_a_missing_root_is_500() {
     );
     assert_eq!(post(&envd, "/unfreeze").await.status(), 500);
 }
+
+/// The cgroup (v2 path, relative to the mount) `pid` is in.
+fn cgroup_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn envd_places_commands_in_user_and_terminals_in_ptys_which_legacy_freezes() {
+    // envd creates the three cgroups itself (spec §7.6).
+    let tree = Subtree::create(&[]);
+    let envd = Envd::start_with(&["--cgroup-root", tree.root.to_str().unwrap()]);
+    for name in ["user", "ptys", "socats"] {
+        assert!(tree.path(name).join("cgroup.procs").is_file(), "{name} made");
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let counter = scratch.path().join("pipe");
+    let script = format!(
+        "i=0; while :; do i=$((i+1)); echo $i > '{}'; sleep 0.02; done",
+        counter.display()
+    );
+    let mut pipe = envd
+        .stream(
+            START,
+            json!({"process": {"cmd": "/bin/sh", "args": ["-c", script]}, "stdin": false}),
+            &[],
+        )
+        .await;
+    let pipe_pid = pipe.start_pid().await;
+    let mut pty = envd
+        .stream(
+            START,
+            json!({"process": {"cmd": "/bin/sleep", "args": ["1000"]},
+                   "pty": {"size": {"cols": 80, "rows": 24}}}),
+            &[],
+        )
+        .await;
+    let pty_pid = pty.start_pid().await;
+
+    let mount = cgroup2_mount();
+    let relative = |child: &str| {
+        format!(
+            "/{}",
+            tree.path(child).strip_prefix(&mount).unwrap().display()
+        )
+    };
+    assert_eq!(cgroup_of(pipe_pid), relative("user"));
+    assert_eq!(cgroup_of(pty_pid), relative("ptys"));
+    assert_ne!(cgroup_of(std::process::id()), relative("user"));
+    assert_advances(&counter).await;
+
+    let result = freeze_json(&envd, "mode=legacy&maxWaitMs=10000").await;
+    assert_eq!(result["frozen"], 2, "{result}");
+    assert_stopped(&counter).await;
+    assert_envd_alive(&envd).await;
+    assert_eq!(post(&envd, "/unfreeze").await.status(), 204);
+    assert_advances(&counter).await;
+}
+
+#[tokio::test]
+async fn a_root_that_is_not_cgroupfs_places_nothing_and_envd_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let envd = Envd::start_with(&["--cgroup-root", dir.path().to_str().unwrap()]);
+    assert_envd_alive(&envd).await;
+    assert!(!dir.path().join("user").exists());
+}

@@ -10,6 +10,7 @@
 //! per-request jobs run on.
 
 pub mod ca;
+pub mod cgroups;
 pub mod clock;
 pub mod collapse;
 pub mod cpu;

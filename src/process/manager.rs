@@ -35,6 +35,8 @@ pub struct Settings {
     pub drain_grace: Duration,
     /// How long a subscriber may refuse output before it is cut off.
     pub stall_limit: Duration,
+    /// The cgroups new processes join.
+    pub placement: super::Placement,
 }
 
 /// A live process as `List` reports it.
@@ -191,6 +193,14 @@ impl ProcessManager {
             Mode::Pty(size) => Box::new(PtyWiring::new(size)),
         };
         wiring.prepare(&mut command).map_err(Error::Io)?;
+        let cgroup = match spec.mode {
+            Mode::Pipe { .. } => &self.settings.placement.pipes,
+            Mode::Pty(_) => &self.settings.placement.ptys,
+        };
+        if let Some(procs) = cgroup {
+            // Before the credential switch below: moving needs envd's rights.
+            sys::join_cgroup_in_child(&mut command, procs.clone());
+        }
         let creds = ChildCredentials {
             uid: spec.user.uid,
             gid: spec.user.gid,

@@ -7,6 +7,7 @@ pub mod handover;
 mod manager;
 mod output;
 mod pipe;
+mod placement;
 mod pty;
 pub mod reaper;
 pub mod spec;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 pub use exit::End;
 pub use manager::{ProcessInfo, ProcessManager, Settings, Started};
 pub use output::{Event, Fault, Output, REPLAY_TAIL_BYTES, Subscription};
+pub use placement::Placement;
 pub use reaper::Reaper;
 pub use spec::{Mode, ProcessConfig, PtySize, StartSpec};
 

@@ -2,6 +2,7 @@
 //! around one OS facility, and each `unsafe` block states why it is sound.
 #![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
 
+mod cgroup;
 mod exec;
 mod fsfreeze;
 mod madvise;
@@ -9,6 +10,7 @@ mod pty;
 mod spawn;
 mod xattr;
 
+pub use cgroup::join_cgroup_in_child;
 pub use exec::{exec_keeping, memfd, take_inherited};
 pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
 pub use madvise::collapse;
