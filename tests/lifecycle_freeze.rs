@@ -174,12 +174,17 @@ async fn freeze_json(envd: &Envd, query: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-/// envd itself still serves and spawns while the cgroups are frozen.
+/// envd itself still answers HTTP and RPCs while the cgroups are frozen.
+/// (It cannot spawn: new commands join the frozen `user` cgroup, as in
+/// E2B's envd.)
 async fn assert_envd_alive(envd: &Envd) {
     let resp = envd.http.get(envd.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let run = envd.run(support::start_req("echo", &["alive"])).await;
-    assert_eq!(run.output("stdout"), b"alive\n");
+    let (status, body) = envd
+        .unary("filesystem.Filesystem/Stat", json!({"path": "/"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entry"]["type"], "FILE_TYPE_DIRECTORY", "{body}");
 }
 
 #[tokio::test]
@@ -319,11 +324,12 @@ async fn hierarchy_freezes_everything_but_envd_and_its_ancestors() {
 
     let result = freeze_json(&envd, "mode=hierarchy&maxWaitMs=10000").await;
     assert_eq!(result["mode"], "hierarchy");
+    // envd's own `ptys`, `socats` and `user` (spec §7.6) are there too.
     for (field, want) in [
-        ("visited", 3),
+        ("visited", 6),
         ("allowlisted", 1),
-        ("requested", 2),
-        ("frozen", 2),
+        ("requested", 5),
+        ("frozen", 5),
         ("notFrozen", 0),
         ("failed", 0),
     ] {
@@ -386,8 +392,13 @@ async fn envd_places_commands_in_user_and_terminals_in_ptys_which_legacy_freezes
     // envd creates the three cgroups itself (spec §7.6).
     let tree = Subtree::create(&[]);
     let envd = Envd::start_with(&["--cgroup-root", tree.root.to_str().unwrap()]);
+    // envd prints its address before it sets up; once it answers, it is.
+    assert_envd_alive(&envd).await;
     for name in ["user", "ptys", "socats"] {
-        assert!(tree.path(name).join("cgroup.procs").is_file(), "{name} made");
+        assert!(
+            tree.path(name).join("cgroup.procs").is_file(),
+            "{name} made"
+        );
     }
     let scratch = tempfile::tempdir().unwrap();
     let counter = scratch.path().join("pipe");

@@ -126,6 +126,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let placement = setup(dir.path(), Some(1 << 30));
         assert!(placement.pipes.is_none() && placement.ptys.is_none());
-        assert!(!dir.path().join("user").exists(), "nothing created outside cgroupfs");
+        assert!(
+            !dir.path().join("user").exists(),
+            "nothing created outside cgroupfs"
+        );
     }
 }
