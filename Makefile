@@ -18,12 +18,15 @@ run: ## Build envd and run it on $(ADDR)
 
 # The shipped binary: static (glibc with +crt-static; the musl target is not installed here),
 # built for an explicit --target so build scripts and proc-macros stay dynamic host binaries.
+# Relative relocations are packed (DT_RELR, glibc >= 2.36, binutils >= 2.38): static-pie keeps
+# ASLR, and its 345 KiB of RELA entries shrink to 4 KiB.
+RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs
 RELEASE_TARGET := x86_64-unknown-linux-gnu
 RELEASE_BIN := $(abspath $(TARGET_DIR))/$(RELEASE_TARGET)/dist/envd
 
 .PHONY: release
 release: ## Static, stripped release envd (profile dist) -> target/x86_64-unknown-linux-gnu/dist/envd
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --profile dist --bin envd --target $(RELEASE_TARGET)
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --locked --profile dist --bin envd --target $(RELEASE_TARGET)
 	@ls -l $(RELEASE_BIN)
 
 .PHONY: release-path
@@ -115,7 +118,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop ## Everything CI runs
+test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
