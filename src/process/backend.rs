@@ -34,8 +34,13 @@ pub(super) trait Backend: Send + Sync {
     /// Resizes the terminal.
     fn resize(&self, size: PtySize) -> Result<(), Error>;
     /// Duplicates (close-on-exec) of every fd the process's streams use,
-    /// for a live upgrade.
+    /// for a live upgrade. Fails once released.
     fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>>;
+    /// Closes every fd the backend holds. Called when the process has
+    /// ended: an ended process stays retained for `connect` long after, and
+    /// must not pin its pipes or terminal meanwhile (thousands of short
+    /// commands would otherwise exhaust envd's descriptors).
+    fn release(&self) -> BoxFuture<'_, ()>;
 }
 
 /// A wiring chosen before spawn: it prepares the command, then turns the

@@ -124,23 +124,37 @@ impl ProcessManager {
         };
         let now = Instant::now();
         let mut snapshot = Snapshot::default();
+        let ended = |process: &Process, end: End| {
+            let ended_at = (*lock(&process.ended_at)).unwrap_or(now);
+            let kept_until = ended_at + self.settings.exit_retention;
+            EndedProcess {
+                info: process.info.clone(),
+                end,
+                retention_left: kept_until.saturating_duration_since(now),
+            }
+        };
         for process in all {
             if let Some(end) = process.bus.end() {
-                let ended_at = (*lock(&process.ended_at)).unwrap_or(now);
-                let kept_until = ended_at + self.settings.exit_retention;
-                snapshot.ended.push(EndedProcess {
-                    info: process.info.clone(),
-                    end,
-                    retention_left: kept_until.saturating_duration_since(now),
-                });
+                snapshot.ended.push(ended(&process, end));
                 continue;
             }
             let exit = lock(&process.exit)
                 .clone()
                 .or_else(|| self.reaper.delivered(process.child).map(End::from_wait));
+            let io = match process.backend.handover().await {
+                Ok(io) => io,
+                // It ended (and released its fds) since `bus.end()` above.
+                Err(e) => match process.bus.end() {
+                    Some(end) => {
+                        snapshot.ended.push(ended(&process, end));
+                        continue;
+                    }
+                    None => return Err(e),
+                },
+            };
             snapshot.live.push(LiveProcess {
                 info: process.info.clone(),
-                io: process.backend.handover().await?,
+                io,
                 deadline_left: process.deadline.map(|d| d.saturating_duration_since(now)),
                 exit,
                 replay: process.bus.tail(),
@@ -232,6 +246,10 @@ impl Backend for Ended {
     }
 
     fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>> {
-        async { Err(io::Error::other("the process has ended")) }.boxed()
+        async { Err(super::pipe::released()) }.boxed()
+    }
+
+    fn release(&self) -> BoxFuture<'_, ()> {
+        async {}.boxed()
     }
 }

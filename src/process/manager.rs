@@ -406,6 +406,9 @@ impl ProcessManager {
         }
         *lock(&process.ended_at) = Some(Instant::now());
         process.bus.finish(end).await;
+        // After the end is published, so a live upgrade exports it as ended
+        // rather than asking a released backend for its fds.
+        process.backend.release().await;
         self.reaper.forget(process.child);
         tokio::time::sleep(self.settings.exit_retention).await;
         self.retire(&process);

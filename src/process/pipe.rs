@@ -26,10 +26,10 @@ pub(super) struct PipeWiring {
 
 struct PipeBackend {
     stdin: Mutex<Option<pipe::Sender>>,
-    /// Duplicates of the output read ends, kept for a live upgrade (a read
-    /// end held open never delays end of stream).
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    /// Duplicates of the stdout and stderr read ends, kept for a live
+    /// upgrade (a read end held open never delays end of stream); `None`
+    /// once released.
+    outputs: std::sync::Mutex<Option<(OwnedFd, OwnedFd)>>,
 }
 
 impl Wiring for PipeWiring {
@@ -72,8 +72,7 @@ pub(super) fn adopt(
 ) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
     let backend = PipeBackend {
         stdin: Mutex::new(stdin),
-        stdout: stdout.try_clone()?,
-        stderr: stderr.try_clone()?,
+        outputs: std::sync::Mutex::new(Some((stdout.try_clone()?, stderr.try_clone()?))),
     };
     let sources = vec![
         Source {
@@ -130,15 +129,36 @@ impl Backend for PipeBackend {
         async move {
             // Under the stdin lock: no write or close is half done.
             let stdin = self.stdin.lock().await;
+            let outputs = self
+                .outputs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (stdout, stderr) = outputs.as_ref().ok_or_else(released)?;
             Ok(HandedIo::Pipes {
                 stdin: stdin
                     .as_ref()
                     .map(|s| s.as_fd().try_clone_to_owned())
                     .transpose()?,
-                stdout: self.stdout.try_clone()?,
-                stderr: self.stderr.try_clone()?,
+                stdout: stdout.try_clone()?,
+                stderr: stderr.try_clone()?,
             })
         }
         .boxed()
     }
+
+    fn release(&self) -> BoxFuture<'_, ()> {
+        async move {
+            self.stdin.lock().await.take();
+            self.outputs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+        }
+        .boxed()
+    }
+}
+
+/// The error of a handover after [`Backend::release`].
+pub(super) fn released() -> io::Error {
+    io::Error::other("the process has ended")
 }

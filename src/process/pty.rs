@@ -38,7 +38,8 @@ impl PtyWiring {
 }
 
 struct PtyBackend {
-    master: Arc<AsyncFd<File>>,
+    /// `None` once released.
+    master: std::sync::Mutex<Option<Arc<AsyncFd<File>>>>,
     writing: Mutex<()>,
     /// The current window size (handed over by a live upgrade).
     size: std::sync::Mutex<PtySize>,
@@ -77,7 +78,7 @@ pub(super) fn adopt(master: OwnedFd, size: PtySize) -> io::Result<(Box<dyn Backe
     };
     Ok((
         Box::new(PtyBackend {
-            master,
+            master: std::sync::Mutex::new(Some(master)),
             writing: Mutex::new(()),
             size: std::sync::Mutex::new(size),
         }),
@@ -107,6 +108,17 @@ impl AsyncRead for MasterReader {
     }
 }
 
+impl PtyBackend {
+    /// The master, unless released.
+    fn master(&self) -> io::Result<Arc<AsyncFd<File>>> {
+        self.master
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(super::pipe::released)
+    }
+}
+
 impl Backend for PtyBackend {
     fn write_stdin(&self, _data: Bytes) -> BoxFuture<'_, Result<(), Error>> {
         async { Err(Error::StdinOnPty) }.boxed()
@@ -115,9 +127,10 @@ impl Backend for PtyBackend {
     fn write_pty(&self, data: Bytes) -> BoxFuture<'_, Result<(), Error>> {
         async move {
             let _serial = self.writing.lock().await;
+            let master = self.master().map_err(Error::WritePty)?;
             let mut rest = &data[..];
             while !rest.is_empty() {
-                let mut guard = self.master.writable().await.map_err(Error::WritePty)?;
+                let mut guard = master.writable().await.map_err(Error::WritePty)?;
                 match guard.try_io(|fd| fd.get_ref().write(rest)) {
                     Ok(Ok(n)) => rest = &rest[n..],
                     Ok(Err(e)) => return Err(Error::WritePty(e)),
@@ -134,7 +147,10 @@ impl Backend for PtyBackend {
     }
 
     fn resize(&self, size: PtySize) -> Result<(), Error> {
-        sys::set_window_size(self.master.get_ref().as_fd(), size.cols, size.rows)
+        let master = self
+            .master()
+            .map_err(|_| Error::Resize(nix::Error::EBADF))?;
+        sys::set_window_size(master.get_ref().as_fd(), size.cols, size.rows)
             .map_err(Error::Resize)?;
         *self
             .size
@@ -150,10 +166,18 @@ impl Backend for PtyBackend {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Ok(HandedIo::Terminal {
-                master: self.master.get_ref().as_fd().try_clone_to_owned()?,
+                master: self.master()?.get_ref().as_fd().try_clone_to_owned()?,
                 size,
             })
         }
         .boxed()
+    }
+
+    fn release(&self) -> BoxFuture<'_, ()> {
+        self.master
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        async {}.boxed()
     }
 }
