@@ -92,7 +92,15 @@ pub struct Config {
     /// Resume from the live-upgrade handover in this inherited fd
     /// (`--resume-handover`; set by the previous envd, never by hand).
     pub resume_handover: Option<i32>,
+    /// Largest RPC request message, compressed or decompressed, on every
+    /// protocol (`--max-message-size`). Checked before the message is
+    /// buffered, so one request cannot grow envd past it; files travel on
+    /// `/files`, which streams.
+    pub max_message_bytes: usize,
 }
+
+/// Default [`Config::max_message_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The `/proc` and `/sys` files envd reads and writes, injectable so tests
 /// can point them at temporary files.
@@ -142,6 +150,7 @@ impl Default for Config {
             snapshot_recover_timeout: Duration::from_secs(60),
             upgrade_bin: PathBuf::from("/usr/bin/envd.next"),
             resume_handover: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -193,6 +202,8 @@ usage: envd [flags]
   -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
                                  without /health or /init (default 60s)
   -upgrade-bin PATH binary /upgrade writes and execs (default /usr/bin/envd.next)
+  -max-message-size BYTES  largest RPC request message, also once
+                    decompressed (default 16777216)
   -version          print the version and exit
   -commit           print the build commit and exit
 Flags take one or two dashes, and `-flag=value` or `-flag value`.";
@@ -268,6 +279,18 @@ impl Invocation {
                             v.parse().map_err(|_| invalid("expected a schema number"))?,
                         ));
                     }
+                }
+                "max-message-size" => {
+                    let v = value(&name)?;
+                    config.max_message_bytes = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0 && u32::try_from(*n).is_ok())
+                        .ok_or_else(|| ConfigError::InvalidValue {
+                            flag: name.clone(),
+                            value: v.clone(),
+                            reason: "expected a byte count from 1 to 4294967295".to_owned(),
+                        })?;
                 }
                 "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
                 "run-dir" => config.run_dir = PathBuf::from(value("run-dir")?),
@@ -452,6 +475,24 @@ mod tests {
             assert!(
                 matches!(
                     Invocation::parse(["-reclaim-interval", bad]),
+                    Err(ConfigError::InvalidValue { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_message_size() {
+        assert_eq!(run(&[]).max_message_bytes, 16 * 1024 * 1024);
+        assert_eq!(
+            run(&["-max-message-size=1048576"]).max_message_bytes,
+            1 << 20
+        );
+        for bad in ["0", "-1", "1MiB", "4294967296", ""] {
+            assert!(
+                matches!(
+                    Invocation::parse(["-max-message-size", bad]),
                     Err(ConfigError::InvalidValue { .. })
                 ),
                 "{bad}"

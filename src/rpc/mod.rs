@@ -19,6 +19,25 @@ use tower::ServiceBuilder;
 
 use crate::state::AppState;
 
+/// An over-limit request is answered (429 `resource_exhausted`) before its
+/// body is read to the end, after which hyper closes an HTTP/1.1
+/// connection; saying so lets the client open a new one for its next call
+/// instead of losing that call on the closed one.
+async fn close_after_refusal(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let http1 = req.version() < http::Version::HTTP_2;
+    let mut response = next.run(req).await;
+    if http1 && response.status() == http::StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
 /// Every RPC service on every protocol, with `http` (the plain endpoints)
 /// served beside them: `application/grpc*` requests go to tonic (with
 /// gRPC-Web translation and `grpc-timeout`), everything else to axum.
@@ -47,14 +66,19 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .with_state(state.clone())
         .build();
 
+    // One limit for every protocol, checked before a message is buffered
+    // and again on its decompressed size (gzip bombs).
+    let max_message = state.config.max_message_bytes;
     let connect = MakeServiceBuilder::new()
+        .receive_max_bytes(max_message)
         .add_router(process_router)
         .add_router(filesystem_router)
         .add_axum_router_raw(http)
         .build()
         .layer(axum::middleware::map_request(
             |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },
-        ));
+        ))
+        .layer(axum::middleware::from_fn(close_after_refusal));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
@@ -65,8 +89,12 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .build_v1alpha()
         .expect("the checked-in descriptor set is valid");
     // gRPC clients may gzip their messages (Connect accepts gzip too).
-    let process_grpc = process_grpc.accept_compressed(CompressionEncoding::Gzip);
-    let filesystem_grpc = filesystem_grpc.accept_compressed(CompressionEncoding::Gzip);
+    let process_grpc = process_grpc
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message);
+    let filesystem_grpc = filesystem_grpc
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message);
     let routes = Routes::new(process_grpc)
         .add_service(filesystem_grpc)
         .add_service(reflection_v1)
