@@ -43,6 +43,11 @@ pub(super) trait Backend: Send + Sync {
     fn release(&self) -> BoxFuture<'_, ()>;
 }
 
+/// What a backend answers once [`Backend::release`]d.
+pub(super) fn released() -> io::Error {
+    io::Error::other("the process has ended")
+}
+
 /// A wiring chosen before spawn: it prepares the command, then turns the
 /// spawned child into a backend plus its output sources.
 pub(super) trait Wiring {

@@ -246,7 +246,7 @@ impl Backend for Ended {
     }
 
     fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>> {
-        async { Err(super::pipe::released()) }.boxed()
+        async { Err(super::backend::released()) }.boxed()
     }
 
     fn release(&self) -> BoxFuture<'_, ()> {

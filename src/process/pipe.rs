@@ -12,7 +12,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::Mutex;
 
 use super::Error;
-use super::backend::{Backend, Source, Wiring};
+use super::backend::{Backend, Source, Wiring, released};
 use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
@@ -156,9 +156,4 @@ impl Backend for PipeBackend {
         }
         .boxed()
     }
-}
-
-/// The error of a handover after [`Backend::release`].
-pub(super) fn released() -> io::Error {
-    io::Error::other("the process has ended")
 }

@@ -115,7 +115,7 @@ impl PtyBackend {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-            .ok_or_else(super::pipe::released)
+            .ok_or_else(super::backend::released)
     }
 }
 
