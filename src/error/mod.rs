@@ -103,6 +103,9 @@ pub enum RequestError {
     /// A request body is not the JSON the endpoint takes.
     #[error("invalid request body: {0}")]
     InvalidBody(String),
+    /// A request body is not the gzip its `Content-Encoding` claims.
+    #[error("request body is not valid gzip: {0}")]
+    BadEncoding(String),
     /// A request body field has an unusable value.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -160,9 +163,9 @@ impl Error {
                 RequestError::BadAuthorization(_) => Code::Unauthenticated,
                 RequestError::UnsupportedSignal(_) => Code::Unimplemented,
                 RequestError::InputBeforeStart => Code::FailedPrecondition,
-                RequestError::InvalidBody(_) | RequestError::InvalidField { .. } => {
-                    Code::InvalidArgument
-                }
+                RequestError::InvalidBody(_)
+                | RequestError::BadEncoding(_)
+                | RequestError::InvalidField { .. } => Code::InvalidArgument,
             },
         }
     }

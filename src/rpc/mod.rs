@@ -3,11 +3,15 @@
 //! bridge serves `application/grpc*` through the same handlers.
 
 mod connect_timeout;
+mod content_type;
 pub mod context;
 mod filesystem;
 pub mod grpc_timeout;
 mod process;
 mod stream;
+mod unary_gzip;
+
+use std::sync::Arc;
 
 use axum::Router;
 use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
@@ -69,6 +73,10 @@ pub fn service(state: &AppState, http: Router) -> Router {
     // One limit for every protocol, checked before a message is buffered
     // and again on its decompressed size (gzip bombs).
     let max_message = state.config.max_message_bytes;
+    let methods = Arc::new(
+        content_type::Methods::from_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
+            .expect("the checked-in descriptor set is valid"),
+    );
     let connect = MakeServiceBuilder::new()
         .receive_max_bytes(max_message)
         .add_router(process_router)
@@ -78,6 +86,13 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .layer(axum::middleware::map_request(
             |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },
         ))
+        .layer(axum::middleware::from_fn({
+            let methods = methods.clone();
+            move |req, next| unary_gzip::inflate(methods.clone(), max_message, req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            content_type::check(methods.clone(), req, next)
+        }))
         .layer(axum::middleware::from_fn(close_after_refusal));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
