@@ -114,6 +114,7 @@ pub async fn run(
             &listener,
             config.upgrade_bin.clone(),
         )?),
+        shutdown: shutdown.clone(),
     };
     let (name, value) = host::sandbox::SANDBOX_ENV;
     state.defaults.update(|d| {

@@ -86,6 +86,12 @@ pub async fn serve<S>(
             }
         });
     }
+    // The live-upgrade handover holds a duplicate of the listening socket,
+    // so closing ours would leave it listening: connections would queue in
+    // the backlog and be reset at exit. Shutting it down refuses them now.
+    if let Err(e) = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Read) {
+        tracing::debug!(error = %e, "cannot stop listening");
+    }
     drop(listener);
     if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown())
         .await

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::auth::AccessToken;
 use crate::config::{Config, RuntimeDefaults};
 use crate::fs::watch;
@@ -25,4 +27,7 @@ pub struct AppState {
     pub watchers: Arc<watch::Registry>,
     /// Live upgrade (`/upgrade`) and the handover this envd resumed from.
     pub upgrade: Arc<crate::upgrade::Upgrader>,
+    /// Cancelled when envd starts shutting down: open RPC streams then end
+    /// with `unavailable` instead of being reset when the drain runs out.
+    pub shutdown: CancellationToken,
 }

@@ -81,3 +81,117 @@ fn sigterm_exits_even_when_stderr_is_gone() {
             .success()
     );
 }
+
+mod support;
+
+/// Every kind of open RPC stream, each of which SIGTERM must end with a
+/// clear `unavailable` rather than a reset after the drain window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_streams_with_unavailable() {
+    use serde_json::json;
+    use support::process::{CONNECT, START, STEP, STREAM_INPUT};
+
+    let mut envd = support::Envd::start();
+    let dir = support::fs::scratch_dir();
+    let mut start = envd
+        .stream(
+            START,
+            json!({"process": {"cmd": "sleep", "args": ["60"]}}),
+            &[],
+        )
+        .await;
+    let pid = start.start_pid().await;
+    let mut connect = envd
+        .stream(CONNECT, json!({"process": {"pid": pid}}), &[])
+        .await;
+    assert_eq!(connect.start_pid().await, pid);
+    let watch = envd
+        .watch(json!({"path": support::fs::s(dir.path())}), &[])
+        .await;
+    let input = envd.client_stream(STREAM_INPUT, &[]);
+    input.send(&json!({"start": {"process": {"pid": pid}}}));
+    // The input stream is being served once its first message was applied.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let began = Instant::now();
+    let exit = tokio::task::block_in_place(|| envd.terminate(Duration::from_secs(8)));
+    let waited = began.elapsed();
+
+    let code = |end: &serde_json::Value| end["error"]["code"].as_str().unwrap_or("").to_owned();
+    for (what, frames) in [
+        ("Start", start),
+        ("Connect", connect),
+        ("WatchDir", watch.frames),
+    ] {
+        let end = frames.collect(STEP).await.end_stream;
+        assert_eq!(code(&end), "unavailable", "{what}: {end}");
+        assert_eq!(end["error"]["message"], "envd is shutting down", "{what}");
+    }
+    let (status, input) = input.response().await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        code(&input.end_stream),
+        "unavailable",
+        "{}",
+        input.end_stream
+    );
+
+    // Ending the streams let the connections close: no drain-window wait.
+    assert!(exit.expect("envd exited").success());
+    assert!(waited < Duration::from_secs(5), "exit took {waited:?}");
+    // The process outlives envd, as every process does.
+    let sleeper = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
+    nix::sys::signal::kill(sleeper, nix::sys::signal::Signal::SIGKILL).expect("sleep still ran");
+}
+
+/// An upload in flight at SIGTERM finishes within the drain window, and
+/// no new connection is accepted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_upload_in_flight_finish() {
+    let mut envd = support::Envd::start();
+    let dir = support::fs::scratch_dir();
+    let target = dir.path().join("upload.bin");
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(1);
+    let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), rx))
+    }));
+    let request = envd
+        .http
+        .post(envd.url("/files"))
+        .query(&[("path", support::fs::s(&target))])
+        .header("content-type", "application/octet-stream")
+        .body(body);
+    let upload = tokio::spawn(async move {
+        let resp = request.send().await.expect("upload answered");
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
+    });
+    let chunk = bytes::Bytes::from(vec![7u8; 1 << 20]);
+    tx.send(chunk.clone()).await.unwrap();
+    // The first MiB is on its way before the signal.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let addr = envd.base.trim_start_matches("http://").to_owned();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(envd.pid()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // Still draining: the rest of the upload arrives over a second.
+    for _ in 0..9 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tx.send(chunk.clone()).await.unwrap();
+    }
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "a draining envd accepts no new connection"
+    );
+    drop(tx);
+    let (status, text) = upload.await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(std::fs::metadata(&target).unwrap().len(), 10 << 20);
+    let exit = tokio::task::spawn_blocking(move || envd.terminate(Duration::from_secs(8)))
+        .await
+        .unwrap();
+    assert!(exit.expect("envd exited").success());
+}

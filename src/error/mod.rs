@@ -75,6 +75,9 @@ pub enum Error {
     /// A live upgrade did not happen.
     #[error(transparent)]
     Upgrade(#[from] upgrade::Error),
+    /// envd is shutting down; the client should reconnect to its successor.
+    #[error("envd is shutting down")]
+    ShuttingDown,
 }
 
 /// Malformed requests, detected by the adapters.
@@ -151,6 +154,7 @@ impl Error {
             Self::Ca(e) => lifecycle_code(e),
             Self::Mount(e) => lifecycle_code(e),
             Self::Upgrade(e) => upgrade_code(e),
+            Self::ShuttingDown => Code::Unavailable,
             Self::Unauthorized(_) => Code::Unauthenticated,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Mismatch | auth::InitTokenError::ResetNotAuthorized => {

@@ -23,6 +23,7 @@ impl Error {
             Self::Request(_) => R::InvalidRequest,
             Self::Stream(process::Fault::FellBehind(_)) => R::StreamFellBehind,
             Self::Stream(process::Fault::Closed) | Self::Host(_) => R::Internal,
+            Self::ShuttingDown => R::ShuttingDown,
             Self::Unauthorized(_) => R::AccessTokenInvalid,
             Self::InitToken(e) => match e {
                 auth::InitTokenError::Malformed(_) => R::InvalidRequest,

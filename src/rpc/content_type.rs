@@ -104,7 +104,10 @@ pub(super) async fn check(methods: Arc<Methods>, req: Request, next: Next) -> Re
     {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            [(HeaderName::from_static("accept-post"), HeaderValue::from_static(method.accept_post()))],
+            [(
+                HeaderName::from_static("accept-post"),
+                HeaderValue::from_static(method.accept_post()),
+            )],
         )
             .into_response();
     }
@@ -135,9 +138,15 @@ mod tests {
 
     #[test]
     fn connect_types_are_matched_without_parameters_or_case() {
-        assert_eq!(connect_kind("application/json; charset=utf-8"), Some(Kind::Unary));
+        assert_eq!(
+            connect_kind("application/json; charset=utf-8"),
+            Some(Kind::Unary)
+        );
         assert_eq!(connect_kind("Application/Proto"), Some(Kind::Unary));
-        assert_eq!(connect_kind("application/connect+json"), Some(Kind::Streaming));
+        assert_eq!(
+            connect_kind("application/connect+json"),
+            Some(Kind::Streaming)
+        );
         assert_eq!(connect_kind("application/grpc"), None);
         assert_eq!(connect_kind("text/plain"), None);
     }

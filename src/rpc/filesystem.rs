@@ -177,9 +177,9 @@ pub(super) async fn watch_dir(
         allow_network_mounts: req.allow_network_mounts,
     };
     let watcher = open_watcher(&state, &user, &req.path, options).await?;
-    Ok(ConnectResponse::new(StreamBody::new(
-        watch_events(watcher, keepalive).boxed(),
-    )))
+    let events =
+        super::stream::until_shutdown(watch_events(watcher, keepalive), state.shutdown.clone());
+    Ok(ConnectResponse::new(StreamBody::new(events.boxed())))
 }
 
 fn watch_message(event: watch_dir_response::Event) -> pb::WatchDirResponse {

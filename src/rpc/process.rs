@@ -6,7 +6,7 @@ use envd_proto::process as pb;
 use futures::{Stream, StreamExt};
 
 use super::context::{Deadline, Keepalive, RequestUser};
-use super::stream::process_events;
+use super::stream::{process_events, until_shutdown};
 use crate::error::{Error, RequestError};
 use crate::process::{Input, Mode, ProcessConfig, PtySize, Selector, Signal, StartSpec};
 use crate::state::AppState;
@@ -88,6 +88,7 @@ pub(super) async fn start(
     let events = process_events(started.pid, Ok(started.events), keepalive, |e| {
         pb::StartResponse { event: Some(e) }
     });
+    let events = until_shutdown(events, state.shutdown.clone());
     Ok(ConnectResponse::new(StreamBody::new(events.boxed())))
 }
 
@@ -105,6 +106,7 @@ pub(super) async fn connect(
     let events = process_events(pid, events, keepalive, |e| pb::ConnectResponse {
         event: Some(e),
     });
+    let events = until_shutdown(events, state.shutdown.clone());
     Ok(ConnectResponse::new(StreamBody::new(events.boxed())))
 }
 
@@ -155,8 +157,15 @@ pub(super) async fn stream_input(
 ) -> Rpc<pb::StreamInputResponse> {
     use pb::stream_input_request::Event;
     let mut target: Option<Selector> = None;
-    while let Some(message) = messages.next().await {
-        let message = message?;
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = state.shutdown.cancelled() => return Err(Error::ShuttingDown.into()),
+            message = messages.next() => match message {
+                Some(message) => message?,
+                None => break,
+            },
+        };
         match message.event {
             Some(Event::Start(start)) => {
                 let selector = selector(start.process)?;

@@ -8,7 +8,8 @@ use envd_proto::process::ProcessEvent;
 use envd_proto::process::process_event::{
     self, DataEvent, EndEvent, KeepAlive, StartEvent, data_event,
 };
-use futures::Stream;
+use futures::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::process::{End, Event, Output, Subscription};
@@ -43,6 +44,31 @@ pub(super) fn process_events<T: Send + 'static>(
                     return;
                 }
                 Ok(None) => return,
+            }
+        }
+    }
+}
+
+/// Ends `events` with `unavailable` as soon as envd starts shutting down,
+/// so a client learns why its stream ended (and may reconnect) instead of
+/// seeing it reset when the drain window runs out.
+pub(super) fn until_shutdown<T: Send + 'static>(
+    events: impl Stream<Item = Result<T, ConnectError>> + Send + 'static,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<T, ConnectError>> + Send + 'static {
+    async_stream::stream! {
+        let mut events = std::pin::pin!(events);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    yield Err(ConnectError::from(Error::ShuttingDown));
+                    return;
+                }
+                item = events.next() => match item {
+                    Some(item) => yield item,
+                    None => return,
+                },
             }
         }
     }

@@ -14,8 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use connectrpc_axum::ConnectError;
 use futures::{StreamExt, TryStreamExt};
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::Method;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::content_type::{Kind, Methods, connect_kind};
@@ -27,7 +27,12 @@ const CHUNK: usize = 64 * 1024;
 /// Inflates a unary Connect call's gzip body and turns a corrupt one into
 /// `invalid_argument`. `max_message` leaves a body whose declared length is
 /// already over the limit to the library, which refuses it unread.
-pub(super) async fn inflate(methods: Arc<Methods>, max_message: usize, req: Request, next: Next) -> Response {
+pub(super) async fn inflate(
+    methods: Arc<Methods>,
+    max_message: usize,
+    req: Request,
+    next: Next,
+) -> Response {
     if !is_gzip_unary(&methods, &req) || declared_length(&req).is_some_and(|n| n > max_message) {
         return next.run(req).await;
     }
@@ -52,10 +57,8 @@ pub(super) async fn inflate(methods: Arc<Methods>, max_message: usize, req: Requ
         .run(Request::from_parts(parts, Body::from_stream(inflated)))
         .await;
     match corrupt.get() {
-        Some(reason) => {
-            ConnectError::from(Error::from(RequestError::BadEncoding(reason.clone())))
-                .into_response()
-        }
+        Some(reason) => ConnectError::from(Error::from(RequestError::BadEncoding(reason.clone())))
+            .into_response(),
         None => response,
     }
 }

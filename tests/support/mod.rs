@@ -111,6 +111,21 @@ impl Envd {
         self.child.id()
     }
 
+    /// Sends envd SIGTERM and waits up to `limit` for it to exit; `None`
+    /// if it is still running then.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM envd");
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait for envd") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Absolute URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

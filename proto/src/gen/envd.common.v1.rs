@@ -74,6 +74,8 @@ pub enum ErrorReason {
     StreamStalled = 29,
     /// An I/O or system failure inside envd.
     Internal = 30,
+    /// envd is shutting down; reconnect once it is back (or to its successor).
+    ShuttingDown = 31,
     /// Live upgrade (`/upgrade`), numbered apart so other additions never clash.
     /// `/upgrade` before the first successful `/init`.
     NotInitialized = 100,
@@ -124,6 +126,7 @@ impl ErrorReason {
             Self::StreamFellBehind => "ERROR_REASON_STREAM_FELL_BEHIND",
             Self::StreamStalled => "ERROR_REASON_STREAM_STALLED",
             Self::Internal => "ERROR_REASON_INTERNAL",
+            Self::ShuttingDown => "ERROR_REASON_SHUTTING_DOWN",
             Self::NotInitialized => "ERROR_REASON_NOT_INITIALIZED",
             Self::UpgradeBinaryInvalid => "ERROR_REASON_UPGRADE_BINARY_INVALID",
             Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
@@ -165,6 +168,7 @@ impl ErrorReason {
             "ERROR_REASON_STREAM_FELL_BEHIND" => Some(Self::StreamFellBehind),
             "ERROR_REASON_STREAM_STALLED" => Some(Self::StreamStalled),
             "ERROR_REASON_INTERNAL" => Some(Self::Internal),
+            "ERROR_REASON_SHUTTING_DOWN" => Some(Self::ShuttingDown),
             "ERROR_REASON_NOT_INITIALIZED" => Some(Self::NotInitialized),
             "ERROR_REASON_UPGRADE_BINARY_INVALID" => Some(Self::UpgradeBinaryInvalid),
             "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Some(Self::HandoverSchemaRejected),
@@ -310,6 +314,7 @@ impl serde::Serialize for ErrorReason {
             Self::StreamFellBehind => "ERROR_REASON_STREAM_FELL_BEHIND",
             Self::StreamStalled => "ERROR_REASON_STREAM_STALLED",
             Self::Internal => "ERROR_REASON_INTERNAL",
+            Self::ShuttingDown => "ERROR_REASON_SHUTTING_DOWN",
             Self::NotInitialized => "ERROR_REASON_NOT_INITIALIZED",
             Self::UpgradeBinaryInvalid => "ERROR_REASON_UPGRADE_BINARY_INVALID",
             Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
@@ -357,6 +362,7 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
             "ERROR_REASON_STREAM_FELL_BEHIND",
             "ERROR_REASON_STREAM_STALLED",
             "ERROR_REASON_INTERNAL",
+            "ERROR_REASON_SHUTTING_DOWN",
             "ERROR_REASON_NOT_INITIALIZED",
             "ERROR_REASON_UPGRADE_BINARY_INVALID",
             "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
@@ -433,6 +439,7 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
                     "ERROR_REASON_STREAM_FELL_BEHIND" => Ok(ErrorReason::StreamFellBehind),
                     "ERROR_REASON_STREAM_STALLED" => Ok(ErrorReason::StreamStalled),
                     "ERROR_REASON_INTERNAL" => Ok(ErrorReason::Internal),
+                    "ERROR_REASON_SHUTTING_DOWN" => Ok(ErrorReason::ShuttingDown),
                     "ERROR_REASON_NOT_INITIALIZED" => Ok(ErrorReason::NotInitialized),
                     "ERROR_REASON_UPGRADE_BINARY_INVALID" => Ok(ErrorReason::UpgradeBinaryInvalid),
                     "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Ok(ErrorReason::HandoverSchemaRejected),

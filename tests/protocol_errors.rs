@@ -1,0 +1,161 @@
+//! Protocol errors a client makes get a client error, the way connect-go
+//! answers them: a Connect content type of the other method kind is `415`
+//! with `Accept-Post`, a body that is not the gzip it claims is `400
+//! invalid_argument`, and pipelined HTTP/1.1 requests are all answered even
+//! when the client half-closes after sending them.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+
+use serde_json::json;
+use support::Envd;
+use support::files::gzip;
+use support::process::connect_error;
+
+const STAT: &str = "/filesystem.Filesystem/Stat";
+const START: &str = "/process.Process/Start";
+
+/// POSTs `body` to `path` with `content_type`: `(status, Accept-Post, body)`.
+async fn post(envd: &Envd, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String, String) {
+    let resp = envd
+        .http
+        .post(envd.url(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let accept = resp
+        .headers()
+        .get("accept-post")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, accept, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn streaming_content_type_on_a_unary_method_is_415() {
+    let envd = Envd::start();
+    let message = json!({"path": "/"}).to_string().into_bytes();
+    for content_type in ["application/connect+json", "application/connect+proto"] {
+        let body = support::envelope(0, &message);
+        let (status, accept, text) = post(&envd, STAT, content_type, body).await;
+        assert_eq!(status, 415, "{content_type}: {text}");
+        assert!(accept.contains("application/json"), "{accept}");
+        assert!(accept.contains("application/proto"), "{accept}");
+        assert!(!accept.contains("connect+json"), "{accept}");
+    }
+    // The right type on the same route still works.
+    let (status, _, text) = post(&envd, STAT, "application/json", message).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test]
+async fn unary_content_type_on_a_streaming_method_is_415() {
+    let envd = Envd::start();
+    let message = json!({"process": {"cmd": "/bin/true"}})
+        .to_string()
+        .into_bytes();
+    for content_type in [
+        "application/json",
+        "application/proto",
+        "application/json; charset=utf-8",
+    ] {
+        let (status, accept, text) = post(&envd, START, content_type, message.clone()).await;
+        assert_eq!(status, 415, "{content_type}: {text}");
+        assert!(accept.contains("application/connect+json"), "{accept}");
+        assert!(accept.contains("application/connect+proto"), "{accept}");
+    }
+    // Nothing was started by the refused calls.
+    assert!(envd.list().await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_content_type_is_415() {
+    let envd = Envd::start();
+    let (status, accept, _) = post(&envd, STAT, "text/plain", b"{}".to_vec()).await;
+    assert_eq!(status, 415);
+    assert!(accept.contains("application/json"), "{accept}");
+}
+
+/// A unary call whose body is declared as gzip.
+async fn gzip_stat(envd: &Envd, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let resp = envd
+        .http
+        .post(envd.url(STAT))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_gzip_it_claims_is_invalid_argument() {
+    let envd = Envd::start();
+    let message = json!({"path": "/"}).to_string();
+    let compressed = gzip(message.as_bytes());
+
+    let (status, body) = gzip_stat(&envd, compressed.clone()).await;
+    assert_eq!(status, 200, "real gzip is served: {body}");
+    assert_eq!(body["entry"]["path"], "/");
+
+    let truncated = compressed[..compressed.len() - 6].to_vec();
+    let mut corrupt = compressed.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xff;
+    for (what, body) in [
+        ("plain text", message.clone().into_bytes()),
+        ("truncated", truncated),
+        ("corrupt", corrupt),
+    ] {
+        let (status, reply) = gzip_stat(&envd, body).await;
+        let (code, text) = connect_error(&reply);
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_argument"),
+            "{what}: {reply}"
+        );
+        assert!(text.contains("gzip"), "{what}: {text}");
+        assert_eq!(reply["details"][0]["type"], "envd.common.v1.ErrorDetail");
+    }
+}
+
+/// Sends 50 pipelined `GET /health` in one write, half-closes, and counts
+/// the answers.
+fn pipelined_health_answers(base: &str) -> usize {
+    let addr = base.trim_start_matches("http://");
+    let mut socket = TcpStream::connect(addr).unwrap();
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    socket.write_all(request.repeat(50).as_bytes()).unwrap();
+    socket.shutdown(Shutdown::Write).unwrap();
+    let mut answers = Vec::new();
+    socket.read_to_end(&mut answers).unwrap();
+    String::from_utf8_lossy(&answers)
+        .matches("HTTP/1.1 200 OK")
+        .count()
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_all_answered_after_a_half_close() {
+    let envd = Envd::start();
+    let base = envd.base.clone();
+    let counts = tokio::task::spawn_blocking(move || {
+        (0..10)
+            .map(|_| pipelined_health_answers(&base))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert_eq!(counts, vec![50; 10]);
+}
