@@ -43,9 +43,6 @@ pub async fn serve<S>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        // A client may shut down its write side after its last (pipelined)
-        // request and still wait for every answer.
-        .half_close(true)
         .header_read_timeout(idle_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();

@@ -1,17 +1,13 @@
 //! Protocol errors a client makes get a client error, the way connect-go
 //! answers them: a Connect content type of the other method kind is `415`
 //! with `Accept-Post`, a body that is not the gzip it claims is `400
-//! invalid_argument`, and pipelined HTTP/1.1 requests are all answered even
-//! when the client half-closes after sending them.
+//! invalid_argument`.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a failed unwrap is a failed test"
 )]
 
 mod support;
-
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
 
 use serde_json::json;
 use support::Envd;
@@ -129,33 +125,4 @@ async fn a_body_that_is_not_the_gzip_it_claims_is_invalid_argument() {
         assert!(text.contains("gzip"), "{what}: {text}");
         assert_eq!(reply["details"][0]["type"], "envd.common.v1.ErrorDetail");
     }
-}
-
-/// Sends 50 pipelined `GET /health` in one write, half-closes, and counts
-/// the answers.
-fn pipelined_health_answers(base: &str) -> usize {
-    let addr = base.trim_start_matches("http://");
-    let mut socket = TcpStream::connect(addr).unwrap();
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    socket.write_all(request.repeat(50).as_bytes()).unwrap();
-    socket.shutdown(Shutdown::Write).unwrap();
-    let mut answers = Vec::new();
-    socket.read_to_end(&mut answers).unwrap();
-    String::from_utf8_lossy(&answers)
-        .matches("HTTP/1.1 200 OK")
-        .count()
-}
-
-#[tokio::test]
-async fn pipelined_requests_are_all_answered_after_a_half_close() {
-    let envd = Envd::start();
-    let base = envd.base.clone();
-    let counts = tokio::task::spawn_blocking(move || {
-        (0..10)
-            .map(|_| pipelined_health_answers(&base))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
-    assert_eq!(counts, vec![50; 10]);
 }
