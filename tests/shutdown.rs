@@ -1,9 +1,13 @@
 //! SIGTERM ends envd gracefully — also when whoever read its stderr (the
 //! supervisor's log pipe) has gone away, so log writes fail with EPIPE.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::{exit_within, sigterm};
 
 /// Starts envd with its files in `scratch`, stderr piped, logging at info.
 fn spawn(scratch: &std::path::Path) -> (Child, String) {
@@ -30,26 +34,6 @@ fn spawn(scratch: &std::path::Path) -> (Child, String) {
         .expect("first stdout line");
     assert!(line.contains("listening on"), "{line:?}");
     (child, line)
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
-
-/// Polls for the exit status for up to `limit`.
-fn exit_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().expect("wait for envd") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[test]
@@ -81,8 +65,6 @@ fn sigterm_exits_even_when_stderr_is_gone() {
             .success()
     );
 }
-
-mod support;
 
 /// Every kind of open RPC stream, each of which SIGTERM must end with a
 /// clear `unavailable` rather than a reset after the drain window.
@@ -175,8 +157,7 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let addr = envd.base.trim_start_matches("http://").to_owned();
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(envd.pid()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    envd.sigterm();
     // Still draining: the rest of the upload arrives over a second.
     for _ in 0..9 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -190,7 +171,7 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
     let (status, text) = upload.await.unwrap();
     assert_eq!(status, 200, "{text}");
     assert_eq!(std::fs::metadata(&target).unwrap().len(), 10 << 20);
-    let exit = tokio::task::spawn_blocking(move || envd.terminate(Duration::from_secs(8)))
+    let exit = tokio::task::spawn_blocking(move || envd.exit_within(Duration::from_secs(8)))
         .await
         .unwrap();
     assert!(exit.expect("envd exited").success());

@@ -111,19 +111,20 @@ impl Envd {
         self.child.id()
     }
 
-    /// Sends envd SIGTERM and waits up to `limit` for it to exit; `None`
-    /// if it is still running then.
+    /// Sends envd SIGTERM.
+    pub fn sigterm(&self) {
+        sigterm(&self.child);
+    }
+
+    /// Waits up to `limit` for envd to exit; `None` if it is still running.
+    pub fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        exit_within(&mut self.child, limit)
+    }
+
+    /// Sends envd SIGTERM and waits up to `limit` for it to exit.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM envd");
-        let deadline = std::time::Instant::now() + limit;
-        while std::time::Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait for envd") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.sigterm();
+        self.exit_within(limit)
     }
 
     /// Absolute URL for `path`.
@@ -194,6 +195,24 @@ impl Drop for Envd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `child` SIGTERM.
+pub fn sigterm(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+}
+
+/// Polls for `child`'s exit status for up to `limit`.
+pub fn exit_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 /// Wraps `payload` in a Connect envelope.
