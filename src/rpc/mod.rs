@@ -6,6 +6,7 @@ mod connect_timeout;
 mod content_type;
 pub mod context;
 mod filesystem;
+mod grpc_status;
 pub mod grpc_timeout;
 mod process;
 mod stream;
@@ -116,6 +117,7 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .add_service(reflection_v1alpha);
     let grpc = ServiceBuilder::new()
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(grpc_status::layer())
         .layer(grpc_timeout::GrpcTimeoutLayer)
         .layer(FromRequestPartsLayer::new())
         .service(routes.prepare());
