@@ -375,6 +375,8 @@ pub(crate) fn io_code(kind: std::io::ErrorKind) -> Code {
         K::AlreadyExists => Code::AlreadyExists,
         K::PermissionDenied => Code::PermissionDenied,
         K::StorageFull | K::QuotaExceeded => Code::ResourceExhausted,
+        // ENAMETOOLONG: a component over 255 bytes is the caller's mistake.
+        K::InvalidFilename => Code::InvalidArgument,
         _ => Code::Internal,
     }
 }

@@ -161,6 +161,7 @@ fn io_reason(e: &io::Error) -> R {
         K::StorageFull | K::QuotaExceeded => R::NoSpace,
         K::NotADirectory => R::NotADirectory,
         K::IsADirectory => R::IsADirectory,
+        K::InvalidFilename => R::InvalidPath,
         _ => R::Internal,
     }
 }

@@ -12,11 +12,33 @@ pub enum Error {
     /// `~name/...` paths are not supported.
     #[error("cannot expand user-specific home dir: {0}")]
     UserHome(String),
+    /// The path (as requested or resolved) is longer than the kernel takes
+    /// (`PATH_MAX`, counting its NUL); refused before any message or log
+    /// repeats it.
+    #[error("path is too long: {0} bytes, the limit is {max} bytes", max = PATH_MAX - 1)]
+    TooLong(usize),
+}
+
+/// `PATH_MAX` on Linux: the longest path a system call takes, with its NUL.
+const PATH_MAX: usize = 4096;
+
+fn bounded(path: PathBuf) -> Result<PathBuf, Error> {
+    match path.as_os_str().len() {
+        len if len >= PATH_MAX => Err(Error::TooLong(len)),
+        _ => Ok(path),
+    }
 }
 
 /// Resolves `requested` for a user whose home is `home`, substituting
 /// `workdir` for an empty path.
 pub fn resolve(requested: &str, home: &Path, workdir: Option<&Path>) -> Result<PathBuf, Error> {
+    if requested.len() >= PATH_MAX {
+        return Err(Error::TooLong(requested.len()));
+    }
+    bounded(expand(requested, home, workdir)?)
+}
+
+fn expand(requested: &str, home: &Path, workdir: Option<&Path>) -> Result<PathBuf, Error> {
     let requested = match (requested.is_empty(), workdir) {
         (true, Some(w)) => w.to_string_lossy().into_owned(),
         _ => requested.to_owned(),
@@ -94,5 +116,19 @@ mod tests {
     #[test]
     fn absolute_is_returned_as_is() {
         assert_eq!(r("/a/../b/", None).unwrap(), PathBuf::from("/a/../b/"));
+    }
+
+    #[test]
+    fn paths_past_path_max_are_refused() {
+        let longest = format!("/{}", "a".repeat(PATH_MAX - 2));
+        assert_eq!(r(&longest, None).unwrap().as_os_str().len(), PATH_MAX - 1);
+        let over = format!("{longest}a");
+        assert_eq!(r(&over, None), Err(Error::TooLong(PATH_MAX)));
+        // Short as requested, too long once joined to the home directory.
+        let relative = "a".repeat(PATH_MAX - 5);
+        assert_eq!(
+            r(&relative, None),
+            Err(Error::TooLong("/home/user/".len() + PATH_MAX - 5))
+        );
     }
 }

@@ -18,10 +18,10 @@ const RESOURCE_EXHAUSTED: HeaderValue = HeaderValue::from_static("8");
 const TOO_LARGE: &[u8] = b"Error,%20decoded%20message%20length%20too%20large";
 
 /// The response body, with its trailers mapped.
-pub type Body<B> = MapFrame<B, fn(Frame<bytes::Bytes>) -> Frame<bytes::Bytes>>;
+pub(super) type Body<B> = MapFrame<B, fn(Frame<bytes::Bytes>) -> Frame<bytes::Bytes>>;
 
 /// The layer for a gRPC service whose bodies carry `Bytes`.
-pub fn layer<B>() -> MapResponseLayer<fn(Response<B>) -> Response<Body<B>>>
+pub(super) fn layer<B>() -> MapResponseLayer<fn(Response<B>) -> Response<Body<B>>>
 where
     B: http_body::Body<Data = bytes::Bytes>,
 {
