@@ -168,8 +168,9 @@ pub async fn run(
     Ok(())
 }
 
-/// The CPU sampler, the page-cache reclaimer, the snapshot auto-recovery
-/// timer and the filesystem auto-thaw; all end with `shutdown`.
+/// The CPU sampler, the page-cache reclaimer, the heap trimmer, the
+/// snapshot auto-recovery timer and the filesystem auto-thaw; all end with
+/// `shutdown`.
 fn start_host_tasks(
     config: &Config,
     host: &Arc<Host>,
@@ -191,6 +192,7 @@ fn start_host_tasks(
         },
         shutdown.clone(),
     ));
+    tasks.spawn(host::heap::trim(shutdown.clone()));
     tasks.spawn(host::snapshot::auto_recover(
         host.snapshot.clone(),
         config.snapshot_recover_timeout,

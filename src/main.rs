@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         .json()
         .init();
 
+    envd::sys::return_large_blocks();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,6 +16,7 @@ pub mod collapse;
 pub mod cpu;
 pub mod freeze;
 pub mod fsfreeze;
+pub mod heap;
 pub mod hosts;
 pub mod memory;
 pub mod mounts;

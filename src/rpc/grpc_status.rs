@@ -20,8 +20,11 @@ const TOO_LARGE: &[u8] = b"Error,%20decoded%20message%20length%20too%20large";
 /// The response body, with its trailers mapped.
 pub(super) type Body<B> = MapFrame<B, fn(Frame<bytes::Bytes>) -> Frame<bytes::Bytes>>;
 
+/// The response mapping the layer applies.
+type MapResponse<B> = fn(Response<B>) -> Response<Body<B>>;
+
 /// The layer for a gRPC service whose bodies carry `Bytes`.
-pub(super) fn layer<B>() -> MapResponseLayer<fn(Response<B>) -> Response<Body<B>>>
+pub(super) fn layer<B>() -> MapResponseLayer<MapResponse<B>>
 where
     B: http_body::Body<Data = bytes::Bytes>,
 {
