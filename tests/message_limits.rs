@@ -370,8 +370,24 @@ async fn memory_goes_back_after_large_requests() {
         before as f64 / MIB as f64,
         after as f64 / MIB as f64
     );
+    let threads = std::fs::read_dir(format!("/proc/{}/task", envd.pid()))
+        .unwrap()
+        .count();
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", envd.pid())).unwrap();
+    let mut region = "";
+    let mut big = Vec::new();
+    for line in smaps.lines() {
+        if line.contains('-') && !line.starts_with(char::is_uppercase) {
+            region = line;
+        } else if let Some(kb) = line.strip_prefix("Rss:") {
+            let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap();
+            if kb > 256 {
+                big.push(format!("{kb} kB {region}"));
+            }
+        }
+    }
     assert!(
         after < before + 4 * MIB as u64,
-        "envd kept {after} bytes resident (was {before})"
+        "envd kept {after} bytes resident (was {before}), {threads} threads, {big:#?}"
     );
 }

@@ -25,11 +25,25 @@ pub fn return_large_blocks() {
     debug_assert_eq!(ok, 1, "mallopt(M_MMAP_THRESHOLD) refused");
 }
 
-/// Bytes the allocator holds free in its heaps (resident or not).
-pub fn free_heap_bytes() -> usize {
+/// What the allocator's heaps hold: bytes in use and bytes free
+/// (resident or not); mapped blocks are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapUse {
+    /// Allocated from the heaps.
+    pub used: usize,
+    /// Free in the heaps.
+    pub free: usize,
+}
+
+/// Counts the heaps now.
+pub fn heap_use() -> HeapUse {
     // SAFETY: mallinfo2 takes no arguments and returns a plain struct by
     // value; it locks each arena while it counts, so it is thread-safe.
-    unsafe { libc::mallinfo2() }.fordblks
+    let info = unsafe { libc::mallinfo2() };
+    HeapUse {
+        used: info.uordblks,
+        free: info.fordblks,
+    }
 }
 
 /// Returns the free pages of every heap to the system (`MADV_DONTNEED`

@@ -15,7 +15,7 @@ pub use cgroup::join_cgroup_in_child;
 pub use exec::{exec_keeping, memfd, take_inherited};
 pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
 pub use madvise::collapse;
-pub use malloc::{free_heap_bytes, return_large_blocks, trim_heap};
+pub use malloc::{HeapUse, heap_use, return_large_blocks, trim_heap};
 pub use pty::{Pty, async_master, open_pty, set_window_size};
 pub use spawn::{ChildCredentials, install_child_setup};
 pub use xattr::{flist_xattrs, fremove_xattr, fset_xattr, get_xattr, list_xattrs, set_xattr};
