@@ -126,3 +126,32 @@ async fn a_body_that_is_not_the_gzip_it_claims_is_invalid_argument() {
         assert_eq!(reply["details"][0]["type"], "envd.common.v1.ErrorDetail");
     }
 }
+
+/// HTTP/1.1 pipelining: 50 requests in one write, then `shutdown(SHUT_WR)`
+/// — every one is answered, in order, before envd closes (it answered 49
+/// when hyper treated the half-close as the client leaving).
+#[tokio::test]
+async fn pipelined_requests_before_a_half_close_are_all_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let envd = Envd::start();
+    let addr = envd.url("").trim_start_matches("http://").to_owned();
+    let request = "GET /health HTTP/1.1\r\nHost: envd\r\n\r\n".repeat(50);
+    for attempt in 0..10 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        socket.shutdown().await.unwrap();
+        let mut answers = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            socket.read_to_string(&mut answers),
+        )
+        .await
+        .expect("envd closes the connection after the last answer")
+        .unwrap();
+        assert_eq!(
+            answers.matches("HTTP/1.1 200 OK").count(),
+            50,
+            "attempt {attempt}: {answers}"
+        );
+    }
+}

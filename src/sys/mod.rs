@@ -8,6 +8,7 @@ mod fsfreeze;
 mod madvise;
 mod malloc;
 mod pty;
+mod socket;
 mod spawn;
 mod xattr;
 
@@ -17,6 +18,7 @@ pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
 pub use madvise::collapse;
 pub use malloc::{HeapUse, heap_use, return_large_blocks, trim_heap};
 pub use pty::{Pty, async_master, open_pty, set_window_size};
+pub use socket::recv_into;
 pub use spawn::{ChildCredentials, install_child_setup};
 pub use xattr::{flist_xattrs, fremove_xattr, fset_xattr, get_xattr, list_xattrs, set_xattr};
 

@@ -2,6 +2,9 @@
 //! connection, no read or write timeouts (streams live for hours), and an
 //! idle keep-alive timeout longer than any upstream proxy's.
 
+mod connection;
+mod until_gone;
+
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -43,6 +46,9 @@ pub async fn serve<S>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // Pipelined requests sent before a half-close are all answered;
+        // `connection::watch` notices a client that went away instead.
+        .half_close(true)
         .header_read_timeout(idle_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
@@ -69,18 +75,36 @@ pub async fn serve<S>(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, %peer, "TCP_NODELAY failed");
         }
+        let stream = connection::Shared::new(stream);
+        let gone = connection::Gone::default();
         let service = service
             .clone()
-            .map_request(|req: Request<Incoming>| req.map(Body::new));
+            .map_request(|req: Request<Incoming>| req.map(Body::new))
+            .map_response({
+                let gone = gone.clone();
+                move |response| until_gone::wrap(response, &gone)
+            });
         let connection = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
+            TokioIo::new(stream.clone()),
             TowerToHyperService::new(service),
         );
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let result = {
+                let mut connection = std::pin::pin!(connection);
+                let mut watch = std::pin::pin!(connection::watch(&stream, &gone));
+                let mut watching = true;
+                loop {
+                    tokio::select! {
+                        result = &mut connection => break result,
+                        () = &mut watch, if watching => watching = false,
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            connection::linger(stream).await;
         });
     }
     // The live-upgrade handover holds a duplicate of the listening socket,
