@@ -167,3 +167,21 @@ async fn process_killing_itself_reports_the_signal_name() {
         assert_eq!(end["error"], end["status"]);
     }
 }
+
+/// Signals envd ignores are not passed on: started under `nohup` (SIGHUP
+/// ignored), envd's commands still get default dispositions, so `kill -HUP
+/// $$` ends one (it survived when dispositions leaked through exec).
+#[tokio::test]
+async fn commands_do_not_inherit_signals_envd_ignores() {
+    let envd = Envd::start_under("nohup");
+    let run = envd
+        .run(json!({"process": {"cmd": "/bin/sh", "args": ["-c", "kill -HUP $$; echo survived"]}, "stdin": false}))
+        .await;
+    let end = run.assert_complete();
+    assert_eq!(end["status"], "signal: hangup", "{end}");
+    assert_eq!(
+        support::process::output(&run.messages, "stdout"),
+        b"",
+        "{end}"
+    );
+}

@@ -1,4 +1,5 @@
-//! What a child does between fork and exec: lead a process group of its
+//! What a child does between fork and exec: default signal dispositions,
+//! lead a process group of its
 //! own (pipe mode) or a session with its terminal (PTY mode), drop to the
 //! user's credentials, including supplementary groups, and only then enter
 //! its working directory, failing loudly if any step fails.
@@ -50,6 +51,7 @@ pub fn install_child_setup(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let setup = move || -> io::Result<()> {
         cloexec_from_3();
+        default_ignored_signals();
         if controlling_tty {
             nix::unistd::setsid()?;
             // SAFETY: fd 0 is the pty slave (std dup2'd it before running
@@ -65,7 +67,7 @@ pub fn install_child_setup(
         Ok(())
     };
     // SAFETY: the hook runs in the forked child before exec. It only makes
-    // raw syscalls (close_range/fcntl, setsid, ioctl, setpgid, setgroups,
+    // raw syscalls (close_range/fcntl, sigaction, setsid, ioctl, setpgid, setgroups,
     // setgid, setuid, chdir) through libc and nix, which neither allocate
     // nor take locks, so it is async-signal-safe. `groups` and `cwd` were
     // allocated before the fork and are only read.
@@ -73,6 +75,31 @@ pub fn install_child_setup(
         command.pre_exec(setup);
     }
     Ok(())
+}
+
+/// Gives the child default dispositions for the signals envd ignores
+/// (SIGPIPE, or SIGHUP when a supervisor such as `nohup` started envd with
+/// it ignored): exec resets handled signals but keeps ignored ones, and a
+/// command must die of `kill -HUP` like anywhere else (systemd does the
+/// same for its services). Runs between fork and exec.
+fn default_ignored_signals() {
+    // Linux numbers signals 1 to 64 (`_NSIG` is 65).
+    for signal in 1..65 {
+        // SAFETY: a zeroed sigaction is a valid value (SIG_DFL, no flags,
+        // empty mask); sigaction only reads and writes the structs we pass
+        // by reference and is async-signal-safe. Numbers the kernel or libc
+        // refuse (SIGKILL, SIGSTOP, glibc's internal 32 and 33) fail with
+        // EINVAL and are skipped.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &raw mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                let default: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, &raw const default, std::ptr::null_mut());
+            }
+        }
+    }
 }
 
 /// Marks every fd from 3 up close-on-exec, so the child gets exactly 0, 1

@@ -58,9 +58,21 @@ impl Envd {
     /// paths in [`Envd::scratch`] that do not exist (`no-cgroups`,
     /// `no-fsfreeze`) or are scratch files (`ca-bundle.crt`, `e2b-ca.crt`).
     pub fn start_with_env(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_envd")), args, envs)
+    }
+
+    /// Like [`Envd::start`], with envd exec'd by `wrapper` (`nohup` starts
+    /// it with SIGHUP ignored, as a supervisor might).
+    pub fn start_under(wrapper: &str) -> Self {
+        let mut command = Command::new(wrapper);
+        command.arg(env!("CARGO_BIN_EXE_envd"));
+        Self::launch(command, &[], &[])
+    }
+
+    fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let scratch = tempfile::tempdir().expect("scratch dir");
         let in_scratch = |name: &str| scratch.path().join(name).to_str().unwrap().to_owned();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_envd"))
+        let mut child = command
             .args(["--addr", "127.0.0.1:0"])
             .args(["--run-dir", &in_scratch("run")])
             .args(["--hosts-file", &in_scratch("hosts")])
