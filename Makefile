@@ -87,6 +87,13 @@ test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	./scripts/setup-lifecycle-tools.sh
 	$(CARGO) test --workspace
 
+# CI runs tests/soak.rs once (one round, 200 idle streams) inside test-rust.
+SOAK_SECONDS ?= 300
+SOAK_IDLE_STREAMS ?= 1000
+.PHONY: soak
+soak: ## Fault and soak suite for SOAK_SECONDS (default 300) with SOAK_IDLE_STREAMS idle streams; prints its figures
+	ENVD_SOAK_SECONDS=$(SOAK_SECONDS) ENVD_SOAK_IDLE_STREAMS=$(SOAK_IDLE_STREAMS) $(CARGO) test --test soak -- --nocapture
+
 .PHONY: envd-debug
 envd-debug:
 	$(CARGO) build --bin envd

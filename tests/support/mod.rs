@@ -177,8 +177,18 @@ impl Envd {
 
     /// Opens a server-streaming Connect JSON call.
     pub async fn stream(&self, method: &str, body: Value, headers: &[(&str, &str)]) -> Frames {
-        let mut req = self
-            .http
+        self.stream_on(&self.http, method, body, headers).await
+    }
+
+    /// Like [`Envd::stream`], on another client (an h2c one, say).
+    pub async fn stream_on(
+        &self,
+        client: &reqwest::Client,
+        method: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Frames {
+        let mut req = client
             .post(self.url(&format!("/{method}")))
             .header("content-type", "application/connect+json")
             .body(envelope(0, body.to_string().as_bytes()));
