@@ -87,6 +87,15 @@ test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	./scripts/setup-lifecycle-tools.sh
 	$(CARGO) test --workspace
 
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz: ## Every fuzz target under AFL++ for FUZZ_SECONDS each (default 600); findings go to fuzz/findings/
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## Every fuzz target for 20 s on its corpus (CI)
+	./scripts/fuzz.sh 20
+
 # CI runs tests/soak.rs once (one round, 200 idle streams) inside test-rust.
 SOAK_SECONDS ?= 300
 SOAK_IDLE_STREAMS ?= 1000
@@ -125,7 +134,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release ## Everything CI runs
+test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)

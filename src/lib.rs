@@ -20,6 +20,8 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fs;
+#[cfg(test)]
+mod fuzz_corpus;
 pub mod host;
 pub mod http;
 pub mod identity;

@@ -108,6 +108,7 @@ struct Figures {
     idle_streams_rss: u64,
     idle_streams_cpu_ticks: u64,
     peak_rss: u64,
+    rss_after_rounds: Vec<u64>,
 }
 
 /// 32 starts whose clients vanish after the first event, beside 32 runs
@@ -296,6 +297,7 @@ async fn soak() {
         idle_streams(&envd, idle, &mut figures).await;
         figures.peak_rss = figures.peak_rss.max(memory(pid).1);
         rounds += 1;
+        figures.rss_after_rounds.push(memory(pid).0);
         if began.elapsed() >= Duration::from_secs(seconds) {
             break;
         }
@@ -303,8 +305,9 @@ async fn soak() {
 
     // Everything ends: no zombies, no extra descriptors or threads (the
     // blocking pool's idle threads exit after 10 s), memory back near
-    // where it was.
-    let settle = Duration::from_secs(30);
+    // where it was once ended processes are no longer retained for
+    // `Connect` (60 s after their end).
+    let settle = Duration::from_secs(90);
     eventually(settle, "every command is reaped", || {
         children_of(pid).is_empty().then_some(())
     })
@@ -322,9 +325,10 @@ async fn soak() {
         assert!(
             Instant::now() < deadline,
             "envd still holds {now:?} {settle:?} after the rounds (before: {start:?}): {:?}, \
-             the test holds {} sockets",
+             the test holds {} sockets; resident after each round: {:?}",
             fd_kinds(pid),
             own_sockets(),
+            figures.rss_after_rounds,
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -367,7 +371,7 @@ async fn soak() {
          {idle} idle streams: +{:.1} MiB resident, {} CPU ticks (1/100 s) in 2 s idle; \
          envd peak {:.1} MiB; before → after: non-socket fds {} → {}, sockets {} → {} \
          (the test keeps {}), threads {} → {}, resident {:.1} → {:.1} MiB, no zombies; \
-         SIGTERM ended 20 open streams with unavailable",
+         SIGTERM ended 20 open streams with unavailable; resident after each round (MiB): {:?}",
         began.elapsed().as_secs_f64(),
         figures.commands,
         figures.killed_clients,
@@ -386,5 +390,10 @@ async fn soak() {
         end.threads,
         start.rss as f64 / MIB as f64,
         end.rss as f64 / MIB as f64,
+        figures
+            .rss_after_rounds
+            .iter()
+            .map(|r| (*r as f64 / MIB as f64 * 10.0).round() / 10.0)
+            .collect::<Vec<_>>(),
     );
 }

@@ -60,6 +60,23 @@ fn expand(requested: &str, home: &Path, workdir: Option<&Path>) -> Result<PathBu
     Ok(clean(&home.join(relative)))
 }
 
+/// Entry point for the `path` fuzz target (`fuzz/`): resolution never
+/// panics, and what it returns is absolute and within `PATH_MAX`.
+#[cfg(any(fuzzing, test))]
+pub fn fuzz(data: &[u8]) {
+    let requested = String::from_utf8_lossy(data);
+    for workdir in [None, Some(Path::new("/work"))] {
+        if let Ok(path) = resolve(&requested, Path::new("/home/user"), workdir) {
+            assert!(path.is_absolute(), "{path:?} from {requested:?}");
+            assert!(
+                path.as_os_str().len() < PATH_MAX,
+                "{} bytes",
+                path.as_os_str().len()
+            );
+        }
+    }
+}
+
 /// Lexical cleaning like Go's `filepath.Clean`: drops `.`, folds `..`,
 /// never touches the filesystem.
 pub fn clean(path: &Path) -> PathBuf {

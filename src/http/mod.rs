@@ -15,6 +15,15 @@ mod upgrade;
 use axum::Router;
 use axum::routing::{get, post};
 
+/// Entry points for the fuzz targets in `fuzz/` (see `files::fuzz`).
+#[cfg(any(fuzzing, test))]
+pub mod fuzz {
+    /// An `/init` body, parsed as the handler parses it.
+    pub fn init(data: &[u8]) {
+        super::init::fuzz(data);
+    }
+}
+
 use crate::state::AppState;
 
 /// Every plain-HTTP route.

@@ -32,7 +32,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Parses `Authorization: Basic base64(user:password)`; the password is ignored.
-fn basic_user(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
+pub(super) fn basic_user(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
     };

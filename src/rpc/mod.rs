@@ -6,6 +6,8 @@ mod connect_timeout;
 mod content_type;
 pub mod context;
 mod filesystem;
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
 mod grpc_status;
 pub mod grpc_timeout;
 mod process;

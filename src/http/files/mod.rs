@@ -11,6 +11,8 @@ mod content_type;
 mod disposition;
 mod download;
 mod encoding;
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
 mod metadata;
 mod range;
 mod upload;
