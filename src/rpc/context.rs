@@ -118,7 +118,12 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     if value.len() < 2 || value.len() > 9 {
         return None;
     }
-    let (digits, unit) = value.split_at(value.len() - 1);
+    // The unit is one ASCII letter; a multi-byte last character is not
+    // one (splitting inside it panicked: found by the `headers` fuzz target).
+    let (digits, unit) = value.split_at_checked(value.len() - 1)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
         "H" => Duration::from_secs(n.checked_mul(3600)?),
@@ -143,6 +148,8 @@ mod tests {
         assert_eq!(parse_grpc_timeout("5"), None);
         assert_eq!(parse_grpc_timeout("123456789S"), None);
         assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout("+5S"), None, "digits only");
+        assert_eq!(parse_grpc_timeout("1\u{f7}"), None, "a multi-byte last character");
     }
 
     #[test]
