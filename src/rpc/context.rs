@@ -149,7 +149,11 @@ mod tests {
         assert_eq!(parse_grpc_timeout("123456789S"), None);
         assert_eq!(parse_grpc_timeout("5x"), None);
         assert_eq!(parse_grpc_timeout("+5S"), None, "digits only");
-        assert_eq!(parse_grpc_timeout("1\u{f7}"), None, "a multi-byte last character");
+        assert_eq!(
+            parse_grpc_timeout("1\u{f7}"),
+            None,
+            "a multi-byte last character"
+        );
     }
 
     #[test]
