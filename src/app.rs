@@ -21,6 +21,9 @@ use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpe
 use crate::state::AppState;
 use crate::{http, rpc, server, sys, upgrade};
 
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
+
 /// CORS for browsers (the JS SDK): any origin, every method clients use,
 /// any request header, the gRPC status headers exposed. Preflights are
 /// answered here, before authentication.
@@ -67,6 +70,47 @@ pub fn router(state: &AppState) -> Router {
         .layer(cors())
 }
 
+/// The shared state every handler sees; spawns nothing.
+fn build_state(
+    config: &Config,
+    listener: &TcpListener,
+    reaper: &Arc<Reaper>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> std::io::Result<AppState> {
+    let settings = process::Settings {
+        exit_retention: config.exit_retention,
+        drain_grace: config.exit_drain_grace,
+        stall_limit: config.subscriber_stall_limit,
+        placement: host::cgroups::setup(
+            &config.cgroup_root,
+            host::MemInfo::read(&config.host_paths.meminfo)
+                .ok()
+                .map(|m| m.total),
+        ),
+    };
+    let clock_control = config.set_clock || std::process::id() == 1;
+    let host = Arc::new(Host::new(
+        config,
+        reaper.clone(),
+        tasks.clone(),
+        clock_control,
+    ));
+    Ok(AppState {
+        config: Arc::new(config.clone()),
+        defaults: Arc::new(RuntimeDefaults::default()),
+        processes: Arc::new(ProcessManager::new(reaper.clone(), tasks.clone(), settings)),
+        token: Arc::new(AccessToken::default()),
+        host: host.clone(),
+        watchers: Arc::new(crate::fs::watch::Registry::default()),
+        upgrade: Arc::new(upgrade::Upgrader::new(
+            listener,
+            config.upgrade_bin.clone(),
+        )?),
+        shutdown: shutdown.clone(),
+    })
+}
+
 /// Runs envd on `listener` until `shutdown` is cancelled.
 /// `resume` is the live-upgrade handover this image starts from, if any.
 pub async fn run(
@@ -85,37 +129,8 @@ pub async fn run(
     // Registered before anything is spawned so no exit goes unnoticed.
     let mut sigchld = signal(SignalKind::child())?;
 
-    let settings = process::Settings {
-        exit_retention: config.exit_retention,
-        drain_grace: config.exit_drain_grace,
-        stall_limit: config.subscriber_stall_limit,
-        placement: host::cgroups::setup(
-            &config.cgroup_root,
-            host::MemInfo::read(&config.host_paths.meminfo)
-                .ok()
-                .map(|m| m.total),
-        ),
-    };
-    let clock_control = config.set_clock || std::process::id() == 1;
-    let host = Arc::new(Host::new(
-        &config,
-        reaper.clone(),
-        tasks.clone(),
-        clock_control,
-    ));
-    let state = AppState {
-        config: Arc::new(config.clone()),
-        defaults: Arc::new(RuntimeDefaults::default()),
-        processes: Arc::new(ProcessManager::new(reaper.clone(), tasks.clone(), settings)),
-        token: Arc::new(AccessToken::default()),
-        host: host.clone(),
-        watchers: Arc::new(crate::fs::watch::Registry::default()),
-        upgrade: Arc::new(upgrade::Upgrader::new(
-            &listener,
-            config.upgrade_bin.clone(),
-        )?),
-        shutdown: shutdown.clone(),
-    };
+    let state = build_state(&config, &listener, &reaper, &tasks, &shutdown)?;
+    let host = state.host.clone();
     let (name, value) = host::sandbox::SANDBOX_ENV;
     state.defaults.update(|d| {
         d.env_vars.insert(name.to_owned(), value.to_owned());

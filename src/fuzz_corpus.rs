@@ -16,6 +16,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("headers", crate::rpc::fuzz::headers),
     ("messages", crate::rpc::fuzz::messages),
     ("path", crate::fs::path::fuzz),
+    ("rpc", crate::app::fuzz::rpc),
 ];
 
 fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
