@@ -113,10 +113,9 @@ async fn pipe_child_sees_only_its_pipes() {
 
 /// envd's own open descriptors, by kind (`pipe`, `socket`, `/dev/ptmx`…).
 fn envd_fds(envd: &Envd, kind: &str) -> usize {
-    std::fs::read_dir(format!("/proc/{}/fd", envd.pid()))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
-        .filter(|t| t.to_string_lossy().contains(kind))
+    support::process::fd_targets(envd.pid())
+        .iter()
+        .filter(|t| t.contains(kind))
         .count()
 }
 

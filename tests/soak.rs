@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use support::files::{Tmpfs, memory, s, upload};
-use support::process::{START, STEP, children_of, eventually, pid_of};
+use support::process::{START, STEP, children_of, eventually, fd_targets, pid_of};
 use support::{Envd, start_req};
 
 const MIB: u64 = 1024 * 1024;
@@ -45,12 +45,10 @@ struct Held {
 }
 
 fn held(pid: u32) -> Held {
-    let sockets = fd_kinds(pid).get("socket").copied().unwrap_or(0);
+    let kinds = fd_kinds(pid);
+    let sockets = kinds.get("socket").copied().unwrap_or(0);
     Held {
-        fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .count()
-            - sockets,
+        fds: kinds.values().sum::<usize>() - sockets,
         sockets,
         threads: std::fs::read_dir(format!("/proc/{pid}/task"))
             .unwrap()
@@ -71,12 +69,7 @@ fn own_sockets() -> usize {
 /// `anon_inode:[pidfd]`, paths).
 fn fd_kinds(pid: u32) -> std::collections::BTreeMap<String, usize> {
     let mut kinds = std::collections::BTreeMap::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .flatten()
-    {
-        let target = std::fs::read_link(entry.path())
-            .map_or_else(|_| "?".into(), |t| t.display().to_string());
+    for target in fd_targets(pid) {
         let kind = target.split(":[").next().unwrap_or("?").to_owned();
         *kinds.entry(kind).or_default() += 1;
     }

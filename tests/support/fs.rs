@@ -81,13 +81,9 @@ impl Envd {
 
     /// `inotify` descriptors envd holds open.
     pub fn inotify_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .expect("envd's fd table")
-            .flatten()
-            .filter(|fd| {
-                std::fs::read_link(fd.path())
-                    .is_ok_and(|target| target.as_os_str() == "anon_inode:inotify")
-            })
+        super::process::fd_targets(self.pid())
+            .iter()
+            .filter(|target| *target == "anon_inode:inotify")
             .count()
     }
 }

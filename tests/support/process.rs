@@ -396,6 +396,17 @@ pub fn proc_state(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
+/// What each of `pid`'s descriptors points at (`pipe:[…]`, `socket:[…]`,
+/// `anon_inode:inotify`, a path), from `/proc/<pid>/fd`.
+pub fn fd_targets(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the fd table")
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Every process whose parent is `ppid`: `(pid, state, comm)`.
 pub fn children_of(ppid: u32) -> Vec<(u32, char, String)> {
     let mut out = Vec::new();
