@@ -100,10 +100,7 @@ fn answer(data: &[u8]) -> Option<http::StatusCode> {
         })
         .header("connect-timeout-ms", "1000");
     if get {
-        let query: String = String::from_utf8_lossy(body)
-            .chars()
-            .filter(|c| c.is_ascii_graphic() && *c != '#')
-            .collect();
+        let query = crate::http::files::fuzz::query(body);
         request = request.uri(format!("{method}?{query}"));
     } else {
         request = request.uri(method).header("content-type", content_type);

@@ -4,8 +4,8 @@
 //!
 //! A trim walks every arena, so it is done only after memory was freed:
 //! once the heaps' free bytes rose past their low mark and then held
-//! (nearly) still for a tick, or at once when they rose a lot under steady load. An idle
-//! envd does not trim.
+//! (nearly) still for a tick, or at once when they rose a lot under
+//! steady load. An idle envd does not trim.
 
 use std::time::Duration;
 

@@ -167,14 +167,14 @@ async fn apply(state: &AppState, mut request: InitRequest) -> Result<(), Error> 
     Ok(())
 }
 
-/// Parses the body. Empty (or `null`) is `{}`; unknown fields are ignored;
-/// names match exactly or, like Go's decoder, case-insensitively.
 /// The fuzz targets' way in (`http::fuzz::init`).
 #[cfg(any(fuzzing, test))]
 pub(super) fn fuzz(body: &[u8]) {
     let _ = parse(body);
 }
 
+/// Parses the body. Empty (or `null`) is `{}`; unknown fields are ignored;
+/// names match exactly or, like Go's decoder, case-insensitively.
 fn parse(body: &[u8]) -> Result<InitRequest, Error> {
     let text = std::str::from_utf8(body)
         .map_err(|e| RequestError::InvalidBody(e.to_string()))?

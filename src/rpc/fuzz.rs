@@ -1,14 +1,15 @@
 //! Entry points for the fuzz targets in `fuzz/` (see `http::files::fuzz`):
 //! the request headers the RPC adapters parse themselves, and every
 //! request message in both Connect codecs (JSON via pbjson, binary via
-//! prost) — envelopes and gRPC-Web frames are the libraries' own.
+//! prost). Envelopes and gRPC-Web frames are fuzzed through the router
+//! (`app::fuzz`).
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use envd_proto::filesystem as fs;
 use envd_proto::process as pr;
 use prost::Message;
 
-/// `grpc-timeout`, `Connect-Timeout-Ms` and `Authorization: Basic`.
+/// `grpc-timeout` and `Authorization: Basic`.
 pub fn headers(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let _ = super::context::parse_grpc_timeout(&text);

@@ -1,8 +1,8 @@
-//! What a child does between fork and exec: default signal dispositions,
-//! lead a process group of its
-//! own (pipe mode) or a session with its terminal (PTY mode), drop to the
-//! user's credentials, including supplementary groups, and only then enter
-//! its working directory, failing loudly if any step fails.
+//! What a child does between fork and exec: restore default signal
+//! dispositions, lead a process group of its own (pipe mode) or a session
+//! with its terminal (PTY mode), drop to the user's credentials, including
+//! supplementary groups, and only then enter its working directory,
+//! failing loudly if any step fails.
 
 use std::ffi::CString;
 use std::io;
@@ -67,10 +67,10 @@ pub fn install_child_setup(
         Ok(())
     };
     // SAFETY: the hook runs in the forked child before exec. It only makes
-    // raw syscalls (close_range/fcntl, sigaction, setsid, ioctl, setpgid, setgroups,
-    // setgid, setuid, chdir) through libc and nix, which neither allocate
-    // nor take locks, so it is async-signal-safe. `groups` and `cwd` were
-    // allocated before the fork and are only read.
+    // raw syscalls (close_range/fcntl, sigaction, setsid, ioctl, setpgid,
+    // setgroups, setgid, setuid, chdir) through libc and nix, which neither
+    // allocate nor take locks, so it is async-signal-safe. `groups` and
+    // `cwd` were allocated before the fork and are only read.
     unsafe {
         command.pre_exec(setup);
     }

@@ -12,6 +12,15 @@ fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(data)
 }
 
+/// The fuzzer's bytes as a URI query: the visible ASCII characters, no
+/// fragment (anything else would only fail to parse as a URI).
+pub(crate) fn query(data: &[u8]) -> String {
+    text(data)
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '#')
+        .collect()
+}
+
 /// `Range` against a file size taken from the first 8 bytes.
 pub fn range(data: &[u8]) {
     let (size, header) = data.split_at(data.len().min(8));
@@ -63,11 +72,7 @@ pub fn metadata(data: &[u8]) {
 /// A signed-URL query string (`path`, `username`, `signature`,
 /// `signature_expiration`), checked against a set token.
 pub fn signed_url(data: &[u8]) {
-    let query: String = text(data)
-        .chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '#')
-        .collect();
-    let Ok(uri) = format!("/files?{query}").parse::<Uri>() else {
+    let Ok(uri) = format!("/files?{}", query(data)).parse::<Uri>() else {
         return;
     };
     let Ok(params) = Params::parse(&uri) else {
@@ -96,10 +101,8 @@ pub fn multipart(data: &[u8]) {
     let Ok(boundary) = multer::parse_boundary(&content_type) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a current-thread runtime");
-    runtime.block_on(async move {
+    // The body is in memory: no runtime is needed to poll it.
+    futures::executor::block_on(async move {
         let stream = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
         let mut form = multer::Multipart::new(stream, boundary);
         while let Ok(Some(mut field)) = form.next_field().await {
