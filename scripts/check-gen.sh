@@ -6,7 +6,7 @@
 # On failure the regenerated files are left in place, so committing them is the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN_DIRS=(proto/src/gen sdk-ts/src/gen)
+GEN_DIRS=(proto/src/gen conformance/connect/src/gen sdk-ts/src/gen)
 
 if [[ ! -x node_modules/.bin/buf ]]; then
   npm ci --no-audit --no-fund

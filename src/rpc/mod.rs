@@ -11,39 +11,17 @@ pub mod fuzz;
 mod grpc_status;
 pub mod grpc_timeout;
 mod process;
+pub mod stack;
 mod stream;
 mod unary_gzip;
 
-use std::sync::Arc;
-
 use axum::Router;
-use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
 use envd_proto::filesystem::filesystem_connect::FilesystemServiceTonicCompatibleBuilder;
 use envd_proto::process::process_connect::ProcessServiceTonicCompatibleBuilder;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
-use tower::ServiceBuilder;
 
 use crate::state::AppState;
-
-/// An over-limit request is answered (429 `resource_exhausted`) before its
-/// body is read to the end, after which hyper closes an HTTP/1.1
-/// connection; saying so lets the client open a new one for its next call
-/// instead of losing that call on the closed one.
-async fn close_after_refusal(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let http1 = req.version() < http::Version::HTTP_2;
-    let mut response = next.run(req).await;
-    if http1 && response.status() == http::StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    response
-}
 
 /// Every RPC service on every protocol, with `http` (the plain endpoints)
 /// served beside them: `application/grpc*` requests go to tonic (with
@@ -73,31 +51,7 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .with_state(state.clone())
         .build();
 
-    // One limit for every protocol, checked before a message is buffered
-    // and again on its decompressed size (gzip bombs).
     let max_message = state.config.max_message_bytes;
-    let methods = Arc::new(
-        content_type::Methods::from_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
-            .expect("the checked-in descriptor set is valid"),
-    );
-    let connect = MakeServiceBuilder::new()
-        .receive_max_bytes(max_message)
-        .add_router(process_router)
-        .add_router(filesystem_router)
-        .add_axum_router_raw(http)
-        .build()
-        .layer(axum::middleware::map_request(
-            |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },
-        ))
-        .layer(axum::middleware::from_fn({
-            let methods = methods.clone();
-            move |req, next| unary_gzip::inflate(methods.clone(), max_message, req, next)
-        }))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            content_type::check(methods.clone(), req, next)
-        }))
-        .layer(axum::middleware::from_fn(close_after_refusal));
-
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -117,12 +71,11 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .add_service(filesystem_grpc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
-    let grpc = ServiceBuilder::new()
-        .layer(tonic_web::GrpcWebLayer::new())
-        .layer(grpc_status::layer())
-        .layer(grpc_timeout::GrpcTimeoutLayer)
-        .layer(FromRequestPartsLayer::new())
-        .service(routes.prepare());
-
-    Router::new().fallback_service(ContentTypeSwitch::new(grpc, connect))
+    stack::protocols(
+        [process_router, filesystem_router],
+        routes,
+        envd_proto::FILE_DESCRIPTOR_SET,
+        max_message,
+        http,
+    )
 }

@@ -12,23 +12,64 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root exists")
 }
 
-/// The proto files that make up the wire contract, relative to `proto_dir`.
-pub const PROTOS: &[&str] = &[
-    "process/process.proto",
-    "filesystem/filesystem.proto",
-    "envd/common/v1/error.proto",
-    "envd/handover/v1/handover.proto",
+/// One set of protos and the checked-in directory generated from them.
+#[derive(Debug)]
+pub struct Target {
+    /// Short name; `envd-codegen OUT_DIR` writes this target to `OUT_DIR/<name>`.
+    pub name: &'static str,
+    /// Include root of the protos, relative to the workspace root.
+    pub proto_dir: &'static str,
+    /// The proto files, relative to `proto_dir`.
+    pub protos: &'static [&'static str],
+    /// Where the generated code is checked in, relative to the workspace root.
+    pub out_dir: &'static str,
+    /// Rust paths standing in for generated types (`(".proto.Name", "crate::Type")`).
+    pub extern_paths: &'static [(&'static str, &'static str)],
+}
+
+/// The wire contract (`envd-proto`) and the official Connect conformance
+/// service (`conformance/connect`), whose protos are vendored from
+/// `connectrpc.com/conformance@v1.0.5`.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "envd",
+        proto_dir: "proto",
+        protos: &[
+            "process/process.proto",
+            "filesystem/filesystem.proto",
+            "envd/common/v1/error.proto",
+            "envd/handover/v1/handover.proto",
+        ],
+        out_dir: "proto/src/gen",
+        // The SDKs accept only `Z` timestamps; pbjson-types writes `+00:00`.
+        extern_paths: &[(".google.protobuf.Timestamp", "crate::wkt::Timestamp")],
+    },
+    Target {
+        name: "conformance",
+        proto_dir: "conformance/connect/proto",
+        protos: &[
+            "connectrpc/conformance/v1/config.proto",
+            "connectrpc/conformance/v1/service.proto",
+            "connectrpc/conformance/v1/server_compat.proto",
+        ],
+        out_dir: "conformance/connect/src/gen",
+        // pbjson-types writes `Any` as `{typeUrl, value}`; the JSON mapping is
+        // `{"@type", ...fields}`.
+        extern_paths: &[(".google.protobuf.Any", "crate::any::Any")],
+    },
 ];
 
-/// Regenerates the Rust code for every file in [`PROTOS`] into `out_dir`,
-/// replacing whatever was there.
-pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
+/// Regenerates the Rust code of `target` into `out_dir`, replacing whatever
+/// was there.
+pub fn generate(root: &Path, target: &Target, out_dir: &Path) -> std::io::Result<()> {
+    let proto_dir = root.join(target.proto_dir);
     let protoc = protoc_bin_vendored::protoc_bin_path().map_err(std::io::Error::other)?;
     let include = protoc_bin_vendored::include_path().map_err(std::io::Error::other)?;
     let protoc_for_descriptor = protoc.clone();
     let scratch = tempfile::tempdir()?;
-    let protos: Vec<PathBuf> = PROTOS.iter().map(|p| proto_dir.join(p)).collect();
-    let includes = vec![proto_dir.to_path_buf(), include];
+    let protos: Vec<PathBuf> = target.protos.iter().map(|p| proto_dir.join(p)).collect();
+    let includes = vec![proto_dir.clone(), include];
+    let extern_paths = target.extern_paths;
 
     connectrpc_axum_build::builder()
         .compile_protos(&protos, &includes)
@@ -37,13 +78,15 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
             config.protoc_executable(&protoc);
             // Output chunks move from the reader to the wire without copies.
             config.bytes(["."]);
-            // The SDKs accept only `Z` timestamps; pbjson-types writes `+00:00`.
-            config.extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp");
+            for (proto, rust) in extern_paths {
+                config.extern_path(*proto, *rust);
+            }
         })
-        .with_pbjson_config(|builder| {
-            builder
-                .ignore_unknown_fields()
-                .extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp");
+        .with_pbjson_config(move |builder| {
+            builder.ignore_unknown_fields();
+            for (proto, rust) in extern_paths {
+                builder.extern_path(*proto, *rust);
+            }
         })
         .with_tonic()
         .with_tonic_client()
@@ -62,8 +105,8 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
         .arg("--include_source_info")
         .arg(format!("-I{}", proto_dir.display()))
         .arg(format!("-I{}", includes[1].display()))
-        .args(PROTOS)
-        .current_dir(proto_dir)
+        .args(target.protos)
+        .current_dir(&proto_dir)
         .status()?;
     if !status.success() {
         return Err(std::io::Error::other(
@@ -87,7 +130,10 @@ pub fn generate(proto_dir: &Path, out_dir: &Path) -> std::io::Result<()> {
             let text = fs::read_to_string(&from)?;
             fs::write(
                 out_dir.join(&name),
-                format!("// @generated by envd-codegen from proto/. Do not edit.\n{text}"),
+                format!(
+                    "// @generated by envd-codegen from {}/. Do not edit.\n{text}",
+                    target.proto_dir
+                ),
             )?;
         } else {
             fs::copy(&from, out_dir.join(&name))?;

@@ -1,5 +1,6 @@
-//! `cargo run -p envd-codegen [OUT_DIR]` rewrites `proto/src/gen/` (or
-//! `OUT_DIR`) from `proto/**/*.proto`.
+//! `cargo run -p envd-codegen [OUT_DIR]` rewrites every target's checked-in
+//! directory (`proto/src/gen/`, `conformance/connect/src/gen/`), or writes
+//! each target to `OUT_DIR/<name>`.
 //!
 //! The output is checked in so a fresh clone builds without protoc; the
 //! `drift` test regenerates into a temporary directory and fails on any
@@ -32,17 +33,16 @@ fn main() -> ExitCode {
         };
     }
     let root = envd_codegen::workspace_root();
-    let out = std::env::args_os()
-        .nth(1)
-        .map_or_else(|| root.join("proto/src/gen"), PathBuf::from);
-    match envd_codegen::generate(&root.join("proto"), &out) {
-        Ok(()) => {
-            println!("wrote {}", out.display());
-            ExitCode::SUCCESS
+    let scratch = std::env::args_os().nth(1).map(PathBuf::from);
+    for target in envd_codegen::TARGETS {
+        let out = scratch
+            .as_ref()
+            .map_or_else(|| root.join(target.out_dir), |dir| dir.join(target.name));
+        if let Err(e) = envd_codegen::generate(&root, target, &out) {
+            eprintln!("envd-codegen: {}: {e}", target.name);
+            return ExitCode::FAILURE;
         }
-        Err(e) => {
-            eprintln!("envd-codegen: {e}");
-            ExitCode::FAILURE
-        }
+        println!("wrote {}", out.display());
     }
+    ExitCode::SUCCESS
 }

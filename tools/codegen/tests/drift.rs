@@ -1,8 +1,7 @@
-//! Fails when the checked-in `proto/src/gen` differs from what the protos
+//! Fails when a checked-in generated directory differs from what its protos
 //! generate (someone edited generated code, or changed a proto without
 //! regenerating). Fix with `make gen`.
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -13,28 +12,34 @@ fn checked_in_rust_matches_protos() {
         .status()
         .expect("run envd-codegen");
     assert!(status.success(), "envd-codegen failed");
-    let checked_in = envd_codegen::workspace_root().join("proto/src/gen");
-    let mut generated: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    let mut committed: Vec<_> = std::fs::read_dir(&checked_in)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    generated.sort();
-    committed.sort();
-    assert_eq!(
-        generated, committed,
-        "generated file set differs; run `make gen`"
-    );
-    for name in generated {
-        let a = std::fs::read(out.path().join(&name)).unwrap();
-        let b = std::fs::read(Path::new(&checked_in).join(&name)).unwrap();
-        assert!(
-            a == b,
-            "{} is stale or was edited; run `make gen`",
-            name.to_string_lossy()
+    let root = envd_codegen::workspace_root();
+    for target in envd_codegen::TARGETS {
+        let fresh = out.path().join(target.name);
+        let checked_in = root.join(target.out_dir);
+        let names = |dir: &std::path::Path| {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            names
+        };
+        let generated = names(&fresh);
+        assert_eq!(
+            generated,
+            names(&checked_in),
+            "{}: generated file set differs; run `make gen`",
+            target.out_dir
         );
+        for name in generated {
+            let a = std::fs::read(fresh.join(&name)).unwrap();
+            let b = std::fs::read(checked_in.join(&name)).unwrap();
+            assert!(
+                a == b,
+                "{}/{} is stale or was edited; run `make gen`",
+                target.out_dir,
+                name.to_string_lossy()
+            );
+        }
     }
 }

@@ -1,0 +1,83 @@
+//! The protocol layers every RPC service is served with, apart from the
+//! services themselves, so the official Connect conformance server
+//! (`conformance/connect`) runs through exactly what envd serves with.
+
+use std::sync::Arc;
+
+use axum::Router;
+use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuilder};
+use tonic::service::Routes;
+use tower::ServiceBuilder;
+
+use super::{connect_timeout, content_type, grpc_status, grpc_timeout, unary_gzip};
+
+/// An over-limit request is answered (429 `resource_exhausted`) before its
+/// body is read to the end, after which hyper closes an HTTP/1.1
+/// connection; saying so lets the client open a new one for its next call
+/// instead of losing that call on the closed one.
+async fn close_after_refusal(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let http1 = req.version() < http::Version::HTTP_2;
+    let mut response = next.run(req).await;
+    if http1 && response.status() == http::StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// Serves the Connect routers (`connect`) and their tonic twins (`grpc`,
+/// each configured with `accept_compressed(Gzip)` and
+/// `max_decoding_message_size(max_message)`) with `http` beside them:
+/// `application/grpc*` requests go to tonic (with gRPC-Web translation and
+/// `grpc-timeout`), everything else to axum. `descriptor_set` names every
+/// method's kind for the content-type check.
+///
+/// # Panics
+/// If `descriptor_set` is not a valid `FileDescriptorSet` (it is generated
+/// and checked in, so a test catches that).
+pub fn protocols(
+    connect: impl IntoIterator<Item = Router>,
+    grpc: Routes,
+    descriptor_set: &[u8],
+    max_message: usize,
+    http: Router,
+) -> Router {
+    // One limit for every protocol, checked before a message is buffered
+    // and again on its decompressed size (gzip bombs).
+    let methods = Arc::new(
+        content_type::Methods::from_descriptor_set(descriptor_set)
+            .expect("the checked-in descriptor set is valid"),
+    );
+    let mut builder = MakeServiceBuilder::new().receive_max_bytes(max_message);
+    for router in connect {
+        builder = builder.add_router(router);
+    }
+    let connect = builder
+        .add_axum_router_raw(http)
+        .build()
+        .layer(axum::middleware::map_request(
+            |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },
+        ))
+        .layer(axum::middleware::from_fn({
+            let methods = methods.clone();
+            move |req, next| unary_gzip::inflate(methods.clone(), max_message, req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            content_type::check(methods.clone(), req, next)
+        }))
+        .layer(axum::middleware::from_fn(close_after_refusal));
+
+    let grpc = ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(grpc_status::layer())
+        .layer(grpc_timeout::GrpcTimeoutLayer)
+        .layer(FromRequestPartsLayer::new())
+        .service(grpc.prepare());
+
+    Router::new().fallback_service(ContentTypeSwitch::new(grpc, connect))
+}
