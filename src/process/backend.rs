@@ -2,7 +2,7 @@
 //! above it (table, fan-out, lifecycle) is written once.
 
 use std::io;
-use std::process::{Child, Command};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -48,11 +48,32 @@ pub(super) fn released() -> io::Error {
     io::Error::other("the process has ended")
 }
 
-/// A wiring chosen before spawn: it prepares the command, then turns the
-/// spawned child into a backend plus its output sources.
+/// The child's ends of its standard streams, closed in envd once the
+/// child has them.
+#[derive(Debug)]
+pub(super) enum ChildStdio {
+    /// stdin, stdout, stderr.
+    Pipes([OwnedFd; 3]),
+    /// One terminal slave for all three.
+    Terminal(OwnedFd),
+}
+
+impl ChildStdio {
+    /// What becomes the child's fds 0, 1 and 2.
+    pub(super) fn fds(&self) -> [BorrowedFd<'_>; 3] {
+        match self {
+            Self::Pipes(fds) => [fds[0].as_fd(), fds[1].as_fd(), fds[2].as_fd()],
+            Self::Terminal(slave) => [slave.as_fd(); 3],
+        }
+    }
+}
+
+/// A wiring chosen before spawn: it opens the child's streams, keeping
+/// envd's ends, then turns them into a backend plus its output sources
+/// once the child runs.
 pub(super) trait Wiring {
-    /// Connects the command's standard streams.
-    fn prepare(&mut self, command: &mut Command) -> io::Result<()>;
-    /// Takes over the child's streams.
-    fn attach(self: Box<Self>, child: &mut Child) -> io::Result<(Box<dyn Backend>, Vec<Source>)>;
+    /// Opens the streams and hands out the child's ends.
+    fn prepare(&mut self) -> io::Result<ChildStdio>;
+    /// Takes over envd's ends of the streams.
+    fn attach(self: Box<Self>) -> io::Result<(Box<dyn Backend>, Vec<Source>)>;
 }

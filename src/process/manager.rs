@@ -6,7 +6,7 @@
 //! (with the stored end event) is retained for `Connect` for a while.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::backend::{Backend, Source, Wiring};
+use super::command;
 use super::exit::End;
 use super::output::{Bus, Subscription};
 use super::pipe::PipeWiring;
@@ -153,10 +154,6 @@ impl std::fmt::Debug for ProcessManager {
     }
 }
 
-/// The wrapper shell lowers the child's OOM priority before the user command
-/// replaces it (via exec, so the reported pid is the command's).
-const WRAPPER: &str = "echo 100 > /proc/$$/oom_score_adj 2>/dev/null; exec \"$@\"";
-
 impl ProcessManager {
     /// A manager whose per-process tasks run on `tasks`.
     pub fn new(reaper: Arc<Reaper>, tasks: TaskTracker, settings: Settings) -> Self {
@@ -179,52 +176,38 @@ impl ProcessManager {
     /// Spawns a process and returns its pid with a subscription that will
     /// see all of its output and its end.
     pub fn start(self: &Arc<Self>, spec: &StartSpec) -> Result<Started, Error> {
-        let mut command = Command::new("/bin/sh");
-        command
-            .arg("-c")
-            .arg(WRAPPER)
-            .arg("--")
-            .arg(&spec.config.cmd)
-            .args(&spec.config.args)
-            .env_clear()
-            .envs(&spec.env);
+        // Strings with a NUL byte fail here, as std's spawn failed them.
+        let program = command::program(spec).map_err(Error::Spawn)?;
         let mut wiring: Box<dyn Wiring> = match spec.mode {
-            Mode::Pipe { stdin } => Box::new(PipeWiring { stdin }),
+            Mode::Pipe { stdin } => Box::new(PipeWiring::new(stdin)),
             Mode::Pty(size) => Box::new(PtyWiring::new(size)),
         };
-        wiring.prepare(&mut command).map_err(Error::Io)?;
-        let cgroup = match spec.mode {
-            Mode::Pipe { .. } => &self.settings.placement.pipes,
-            Mode::Pty(_) => &self.settings.placement.ptys,
+        let stdio = wiring.prepare().map_err(Error::Io)?;
+        let (cgroup, session) = match spec.mode {
+            Mode::Pipe { .. } => (&self.settings.placement.pipes, sys::Session::Group),
+            Mode::Pty(_) => (&self.settings.placement.ptys, sys::Session::Terminal),
         };
-        if let Some(procs) = cgroup {
-            // Before the credential switch below: moving needs envd's rights.
-            sys::join_cgroup_in_child(&mut command, procs.clone());
-        }
         let creds = ChildCredentials {
             uid: spec.user.uid,
             gid: spec.user.gid,
             groups: spec.user.groups.clone(),
         };
-        // The cwd is entered in the child after it became the user, never
-        // by std's `current_dir` (which would chdir as root first).
-        sys::install_child_setup(
-            &mut command,
-            creds,
-            &spec.cwd,
-            matches!(spec.mode, Mode::Pty(_)),
-        )
-        .map_err(Error::Spawn)?;
-
-        let (mut child, child_id, exit) = self
+        let launch = sys::Spawn {
+            program: &program,
+            stdio: stdio.fds(),
+            cgroup_procs: cgroup.as_ref().map(|procs| procs.as_fd()),
+            creds: &creds,
+            session,
+        };
+        let (child_id, exit) = self
             .reaper
-            .spawn_tracked(&mut command)
+            .spawn_registered(|pid_slot| sys::spawn(&launch, pid_slot))
             .map_err(|e| Error::from_spawn(e, spec))?;
         // Drop our copies of the child's ends (the pty slave in particular)
         // so end-of-stream arrives when the child's side closes.
-        drop(command);
-        let pid = child.id();
-        let (backend, sources) = match wiring.attach(&mut child) {
+        drop(stdio);
+        let pid = child_id.pid();
+        let (backend, sources) = match wiring.attach() {
             Ok(attached) => attached,
             Err(e) => {
                 if let Err(kill) = self

@@ -2,6 +2,7 @@
 //! signals and exit tracking. Knows nothing about the wire.
 
 mod backend;
+mod command;
 pub mod exit;
 pub mod handover;
 mod manager;
@@ -50,16 +51,22 @@ pub enum Signal {
 }
 
 impl Error {
-    /// Classifies a spawn failure. std reports an errno from the pre-exec
-    /// hook as the spawn error; of the hook's steps only the final `chdir`
-    /// fails with these errnos (setgroups/setgid/setuid fail with `EPERM`
-    /// or `EINVAL`, and the wrapper `/bin/sh` is a fixed path), so they
-    /// mean the user cannot enter the cwd.
-    fn from_spawn(source: io::Error, spec: &StartSpec) -> Self {
+    /// Classifies a spawn failure: the child's `chdir` (as the user)
+    /// failing with these errnos means the user cannot enter the cwd.
+    fn from_spawn(error: crate::sys::SpawnError, spec: &StartSpec) -> Self {
         let cwd_errno = [libc::EACCES, libc::ENOENT, libc::ENOTDIR, libc::ELOOP];
-        if source
-            .raw_os_error()
-            .is_some_and(|e| cwd_errno.contains(&e))
+        let at_cwd = matches!(
+            error,
+            crate::sys::SpawnError::Setup {
+                step: crate::sys::Step::Cwd,
+                ..
+            }
+        );
+        let source = error.into_io();
+        if at_cwd
+            && source
+                .raw_os_error()
+                .is_some_and(|e| cwd_errno.contains(&e))
         {
             Self::CwdDenied {
                 cwd: spec.cwd.clone(),

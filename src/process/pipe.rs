@@ -2,7 +2,6 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use futures::FutureExt;
@@ -12,7 +11,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::Mutex;
 
 use super::Error;
-use super::backend::{Backend, Source, Wiring, released};
+use super::backend::{Backend, ChildStdio, Source, Wiring, released};
 use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
@@ -21,7 +20,21 @@ use super::spec::PtySize;
 const CHUNK: usize = 32 * 1024;
 
 pub(super) struct PipeWiring {
-    pub stdin: bool,
+    stdin: bool,
+    /// envd's ends (stdin writer, stdout and stderr readers), once prepared.
+    ends: Option<(Option<OwnedFd>, OwnedFd, OwnedFd)>,
+}
+
+impl PipeWiring {
+    /// Pipes for stdout and stderr; stdin a pipe or `/dev/null`.
+    pub(super) fn new(stdin: bool) -> Self {
+        Self { stdin, ends: None }
+    }
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
 struct PipeBackend {
@@ -33,33 +46,24 @@ struct PipeBackend {
 }
 
 impl Wiring for PipeWiring {
-    fn prepare(&mut self, command: &mut Command) -> io::Result<()> {
-        command
-            .stdin(if self.stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Ok(())
+    fn prepare(&mut self) -> io::Result<ChildStdio> {
+        let (stdin_child, stdin_ours) = if self.stdin {
+            let (read, write) = cloexec_pipe()?;
+            (read, Some(write))
+        } else {
+            (OwnedFd::from(std::fs::File::open("/dev/null")?), None)
+        };
+        let (stdout_ours, stdout_child) = cloexec_pipe()?;
+        let (stderr_ours, stderr_child) = cloexec_pipe()?;
+        self.ends = Some((stdin_ours, stdout_ours, stderr_ours));
+        Ok(ChildStdio::Pipes([stdin_child, stdout_child, stderr_child]))
     }
 
-    fn attach(self: Box<Self>, child: &mut Child) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
-        let stdin = child
-            .stdin
-            .take()
-            .map(|s| pipe::Sender::from_owned_fd(OwnedFd::from(s)))
-            .transpose()?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| io::Error::other("stdout not piped"))?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| io::Error::other("stderr not piped"))?;
-        adopt(stdin, OwnedFd::from(stdout), OwnedFd::from(stderr))
+    fn attach(self: Box<Self>) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+        let (stdin, stdout, stderr) = self
+            .ends
+            .ok_or_else(|| io::Error::other("pipes not prepared"))?;
+        adopt_fds(stdin, stdout, stderr)
     }
 }
 

@@ -5,7 +5,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -17,7 +16,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::Mutex;
 
 use super::Error;
-use super::backend::{Backend, Source, Wiring};
+use super::backend::{Backend, ChildStdio, Source, Wiring};
 use super::handover::HandedIo;
 use super::output::Output;
 use super::spec::PtySize;
@@ -49,17 +48,13 @@ struct PtyBackend {
 struct MasterReader(Arc<AsyncFd<File>>);
 
 impl Wiring for PtyWiring {
-    fn prepare(&mut self, command: &mut Command) -> io::Result<()> {
+    fn prepare(&mut self) -> io::Result<ChildStdio> {
         let pty = sys::open_pty(self.size.cols, self.size.rows)?;
-        command
-            .stdin(Stdio::from(pty.slave.try_clone()?))
-            .stdout(Stdio::from(pty.slave.try_clone()?))
-            .stderr(Stdio::from(pty.slave));
         self.master = Some(pty.master);
-        Ok(())
+        Ok(ChildStdio::Terminal(pty.slave))
     }
 
-    fn attach(self: Box<Self>, _child: &mut Child) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
+    fn attach(self: Box<Self>) -> io::Result<(Box<dyn Backend>, Vec<Source>)> {
         let master = self
             .master
             .ok_or_else(|| io::Error::other("pty not prepared"))?;

@@ -1,16 +1,22 @@
 //! The one place that collects exit statuses.
 //!
 //! envd is PID 1 or a child subreaper, so orphaned descendants become its
-//! children and must be reaped here too. Spawning and reaping share one
-//! lock: a child is registered before the reaper can see its status, and a
-//! signal is only sent to a child that has not been reaped. Each child
-//! carries a serial number besides its pid, so a signal meant for a process
-//! that has exited never reaches a later process that reuses its pid.
+//! children and must be reaped here too. A child's exit must reach its
+//! waiter even if it comes before the spawn returns. Commands
+//! ([`Reaper::spawn_registered`]) are spawned without the lock: the spawn
+//! is announced first with a slot the kernel writes the child's pid into
+//! before the child runs, and a status reaped for a pid in such a slot is
+//! kept for that spawn. Other spawns ([`Reaper::spawn`]) hold the lock, so
+//! the child is registered before the reaper can see its status. A signal
+//! is only sent to a child that has not been reaped. Each child carries a
+//! serial number besides its pid, so a signal meant for a process that has
+//! exited never reaches a later process that reuses its pid.
 
 use std::collections::HashMap;
 use std::io;
 use std::process::{Child, Command};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -51,6 +57,12 @@ struct State {
     /// While set (a live upgrade is capturing), nothing is reaped: exits
     /// stay zombies for the next envd on this pid to collect.
     suspended: bool,
+    /// Spawns in progress without the lock, by ticket: the slot the kernel
+    /// writes the child's pid into (0 until then).
+    spawning: HashMap<u64, Arc<AtomicI32>>,
+    next_ticket: u64,
+    /// Statuses reaped for a spawn in progress, by ticket.
+    early: HashMap<u64, WaitStatus>,
 }
 
 /// Collects exit statuses of spawned processes and orphans.
@@ -91,6 +103,39 @@ impl Reaper {
         let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
         let (id, rx) = state.register(pid, record);
         Ok((child, id, rx))
+    }
+
+    /// Runs `spawn`, which must create one child with the kernel storing
+    /// its pid in the given slot before the child runs
+    /// (`CLONE_PARENT_SETTID`), and registers the pid it returns. The lock
+    /// is not held while `spawn` runs (a vfork-style spawn lasts until the
+    /// child execs), yet an exit reaped meanwhile still reaches the waiter.
+    /// If `spawn` fails, an exit of its child is dropped (or, reaped later,
+    /// discarded as an orphan's).
+    pub fn spawn_registered<E>(
+        &self,
+        spawn: impl FnOnce(&AtomicI32) -> Result<u32, E>,
+    ) -> Result<(ChildId, oneshot::Receiver<WaitStatus>), E> {
+        let slot = Arc::new(AtomicI32::new(0));
+        let ticket = {
+            let mut state = self.lock();
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            state.spawning.insert(ticket, slot.clone());
+            ticket
+        };
+        let spawned = spawn(&slot);
+        let mut state = self.lock();
+        state.spawning.remove(&ticket);
+        let early = state.early.remove(&ticket);
+        let pid = spawned?;
+        // Pids fit in i32 (pid_max is at most 2^22).
+        let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+        let (id, rx) = state.register(pid, true);
+        if let Some(status) = early {
+            state.deliver(pid, status);
+        }
+        Ok((id, rx))
     }
 
     /// Tracks `pid`, a child this process inherited across a live upgrade
@@ -188,17 +233,7 @@ impl Reaper {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
-                    match state.waiting.remove(&pid.as_raw()) {
-                        Some(waiter) => {
-                            if waiter.record {
-                                state
-                                    .delivered
-                                    .insert(pid.as_raw(), (waiter.serial, status));
-                            }
-                            waiter.tx.send(status).ok();
-                        }
-                        None => tracing::debug!(pid = pid.as_raw(), ?status, "reaped orphan"),
-                    }
+                    state.deliver(pid.as_raw(), status);
                 }
                 Ok(_) => {}
                 Err(Errno::EINTR) => {}
@@ -212,6 +247,31 @@ impl Reaper {
 }
 
 impl State {
+    /// Hands a reaped status to its waiter, keeps it for the spawn in
+    /// progress that created `pid`, or discards an orphan's.
+    fn deliver(&mut self, pid: i32, status: WaitStatus) {
+        if let Some(waiter) = self.waiting.remove(&pid) {
+            if waiter.record {
+                self.delivered.insert(pid, (waiter.serial, status));
+            }
+            waiter.tx.send(status).ok();
+            return;
+        }
+        // The slot was written before the child could run, so before it
+        // could exit; a reaped pid is unique until then.
+        let spawning = self
+            .spawning
+            .iter()
+            .find(|(_, slot)| slot.load(Ordering::Acquire) == pid)
+            .map(|(ticket, _)| *ticket);
+        match spawning {
+            Some(ticket) => {
+                self.early.insert(ticket, status);
+            }
+            None => tracing::debug!(pid, ?status, "reaped orphan"),
+        }
+    }
+
     fn register(&mut self, pid: i32, record: bool) -> (ChildId, oneshot::Receiver<WaitStatus>) {
         let (tx, rx) = oneshot::channel();
         let serial = self.next_serial;

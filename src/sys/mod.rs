@@ -2,7 +2,6 @@
 //! around one OS facility, and each `unsafe` block states why it is sound.
 #![allow(unsafe_code, reason = "this module owns every unsafe OS call in envd")]
 
-mod cgroup;
 mod exec;
 mod fsfreeze;
 mod madvise;
@@ -12,14 +11,13 @@ mod socket;
 mod spawn;
 mod xattr;
 
-pub use cgroup::join_cgroup_in_child;
 pub use exec::{exec_keeping, memfd, take_inherited};
 pub use fsfreeze::{freeze_filesystem, thaw_filesystem};
 pub use madvise::collapse;
 pub use malloc::{HeapUse, heap_use, return_large_blocks, trim_heap};
 pub use pty::{Pty, async_master, open_pty, set_window_size};
 pub use socket::recv_into;
-pub use spawn::{ChildCredentials, install_child_setup};
+pub use spawn::{ChildCredentials, Program, Session, Spawn, SpawnError, Step, spawn};
 pub use xattr::{flist_xattrs, fremove_xattr, fset_xattr, get_xattr, list_xattrs, set_xattr};
 
 /// Makes envd the reaper of orphaned descendants when it is not PID 1, so
