@@ -134,8 +134,24 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
+test: lint check-gen test-rust bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
 	./tests/interop/bench.sh
+
+# envd-bench (tools/bench) speaks only the wire protocol, so it measures any envd, E2B's Go one
+# included (`envd-bench --url http://HOST:PORT`). With --envd-bin it starts envd itself on a free
+# 127.0.0.1 port with scratch --run-dir, --hosts-file and --drop-caches (never the machine's).
+BENCH_ARGS ?=
+.PHONY: bench-wire
+bench-wire: ## envd-bench against a release envd it starts: exec, load, 1 GiB stdout and /files, idle streams, PTY, startup (BENCH_ARGS=--json)
+	$(CARGO) build --release --bin envd
+	$(CARGO) build --release -p envd-bench
+	$(TARGET_DIR)/release/envd-bench --envd-bin $(TARGET_DIR)/release/envd $(BENCH_ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: ## envd-bench --smoke against a debug envd: every figure at toy sizes, fails on any wrong byte or missing event
+	$(CARGO) build --bin envd
+	$(CARGO) build -p envd-bench
+	$(TARGET_DIR)/debug/envd-bench --envd-bin $(TARGET_DIR)/debug/envd --smoke $(BENCH_ARGS)

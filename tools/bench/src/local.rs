@@ -95,12 +95,14 @@ pub(crate) fn mib(kib: u64) -> f64 {
 }
 
 /// Samples VmRSS every few milliseconds on a blocking thread (so a busy
-/// runtime cannot starve it) and keeps the peak.
+/// runtime cannot starve it) and keeps the peak. Dropping it stops the
+/// thread too (a figure that fails midway never calls [`RssSampler::stop`],
+/// and the runtime waits for blocking threads when it shuts down).
 #[derive(Debug)]
 pub(crate) struct RssSampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RssSampler {
@@ -114,21 +116,33 @@ impl RssSampler {
             let (stop, peak) = (stop.clone(), peak.clone());
             move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kib) = rss_kib(pid) {
-                        peak.fetch_max(kib, Ordering::Relaxed);
-                    }
+                    // Gone: nothing more to sample.
+                    let Some(kib) = rss_kib(pid) else { break };
+                    peak.fetch_max(kib, Ordering::Relaxed);
                     std::thread::sleep(SAMPLE_EVERY);
                 }
             }
         });
-        Some(Self { stop, peak, task })
+        Some(Self {
+            stop,
+            peak,
+            task: Some(task),
+        })
     }
 
     /// Stops sampling; the peak in KiB.
-    pub(crate) async fn stop(self) -> u64 {
+    pub(crate) async fn stop(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
