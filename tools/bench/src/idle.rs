@@ -73,7 +73,7 @@ pub(crate) async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         )
         .with(
             "envd_rss_growth_mib",
-            "envd RSS +",
+            "envd RSS Δ",
             "MiB",
             growth.map(|g| g / 1024.0),
         )

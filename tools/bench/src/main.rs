@@ -33,7 +33,8 @@ usage: envd-bench [--url http://HOST:PORT | --envd-bin PATH] [options]
                       from the listening port when envd is local)
   --token TOKEN       X-Access-Token
   --user USER         user to run as (Basic auth; /files username=), default root
-  --runs N            sequential exec round trips per case (default 200)
+  --runs N            sequential exec round trips per case (default 200;
+                      a quarter of that for bash -l)
   --clients N         concurrent clients (default 64)
   --duration SECS     concurrency run time (default 10)
   --bytes N           stdout and /files size (default 1073741824)
@@ -273,7 +274,7 @@ async fn run(args: Args) -> Result<bool> {
         }
     }
     if args.only.iter().any(|f| f == "startup") {
-        startup::idle_after(&bench, &mut report);
+        startup::idle_after(&bench, &mut report).await;
     }
     report.context.push((
         "bench time".into(),

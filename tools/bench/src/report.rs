@@ -122,11 +122,15 @@ impl Report {
                 let metrics = row
                     .metrics
                     .iter()
-                    .map(|m| match m.value {
-                        Some(v) => format!("{} {} {}", m.label, number(v), m.unit)
-                            .trim_end()
-                            .to_owned(),
-                        None => format!("{} n/a", m.label),
+                    .map(|m| {
+                        let value = m.value.map_or_else(|| "n/a".to_owned(), number);
+                        let unit = if m.value.is_some() { m.unit } else { "" };
+                        [m.label, value.as_str(), unit]
+                            .iter()
+                            .filter(|part| !part.is_empty())
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     })
                     .collect::<Vec<_>>()
                     .join("  ");

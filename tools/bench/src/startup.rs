@@ -52,8 +52,10 @@ pub(crate) async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Idle RSS again, after the figures (and their cleanup) ran.
-pub(crate) fn idle_after(bench: &Bench, report: &mut Report) {
+/// Idle RSS again, after the figures (and their cleanup) ran and a
+/// second passed for envd to hand back what it frees lazily.
+pub(crate) async fn idle_after(bench: &Bench, report: &mut Report) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
     report.push(
         Row::new("startup", "envd idle RSS, after the figures").with(
             "envd_rss_after_mib",

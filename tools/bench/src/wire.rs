@@ -300,6 +300,12 @@ impl Envelopes {
                         return Err("envd compressed a message the bench did not ask to be".into());
                     }
                     if flags & END_STREAM != 0 {
+                        // Read the body to its end (HTTP/1.1's last chunk may
+                        // still be in flight): a connection is reused only
+                        // after its response finished.
+                        while let Some(frame) = self.body.frame().await {
+                            frame?;
+                        }
                         return Ok(Frame::End(serde_json::from_slice(&payload)?));
                     }
                     return Ok(Frame::Message(payload));
