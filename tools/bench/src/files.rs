@@ -15,7 +15,7 @@ use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use crate::Bench;
-use crate::local::{RssSampler, peak_mib};
+use crate::local::{self, RssSampler};
 use crate::pattern::{self, Checker};
 use crate::report::{Report, Row, mb_per_s};
 use crate::wire::{Codec, Conn, Error, Proto, Result, Target};
@@ -55,12 +55,7 @@ async fn transfers(bench: &Bench, conn: &mut Conn, path: &str, report: &mut Repo
         report.push(
             Row::new("files", format!("upload {size} {kind}, http1"))
                 .with("mb_per_s", "", "MB/s", Some(mb_per_s(n, elapsed)))
-                .with(
-                    "envd_peak_rss_mib",
-                    "envd peak RSS",
-                    "MiB",
-                    peak_mib(sampler).await,
-                ),
+                .rss_peak(local::peak(sampler).await),
         );
         // Each upload is read back, so both upload kinds are byte-checked.
         let sampler = RssSampler::start(bench.pid);
@@ -77,12 +72,7 @@ async fn transfers(bench: &Bench, conn: &mut Conn, path: &str, report: &mut Repo
                     "MiB",
                     Some(wire as f64 / f64::from(1 << 20)),
                 )
-                .with(
-                    "envd_peak_rss_mib",
-                    "envd peak RSS",
-                    "MiB",
-                    peak_mib(sampler).await,
-                ),
+                .rss_peak(local::peak(sampler).await),
         );
     }
     Ok(())

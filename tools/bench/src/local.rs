@@ -100,6 +100,8 @@ pub(crate) fn mib(kib: u64) -> f64 {
 /// and the runtime waits for blocking threads when it shuts down).
 #[derive(Debug)]
 pub(crate) struct RssSampler {
+    /// VmRSS when sampling began, in KiB.
+    start: u64,
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -124,19 +126,23 @@ impl RssSampler {
             }
         });
         Some(Self {
+            start: first,
             stop,
             peak,
             task: Some(task),
         })
     }
 
-    /// Stops sampling; the peak in KiB.
-    pub(crate) async fn stop(mut self) -> u64 {
+    /// Stops sampling; the RSS at the start and the peak, in KiB.
+    pub(crate) async fn stop(mut self) -> RssPeak {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.peak.load(Ordering::Relaxed)
+        RssPeak {
+            start: self.start,
+            peak: self.peak.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -146,10 +152,17 @@ impl Drop for RssSampler {
     }
 }
 
-/// Peak RSS in MiB of a sampler that may not exist.
-pub(crate) async fn peak_mib(sampler: Option<RssSampler>) -> Option<f64> {
+/// What an [`RssSampler`] saw, in KiB.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RssPeak {
+    pub(crate) start: u64,
+    pub(crate) peak: u64,
+}
+
+/// Stops a sampler that may not exist.
+pub(crate) async fn peak(sampler: Option<RssSampler>) -> Option<RssPeak> {
     match sampler {
-        Some(s) => Some(mib(s.stop().await)),
+        Some(s) => Some(s.stop().await),
         None => None,
     }
 }

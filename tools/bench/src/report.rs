@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::local::{RssPeak, mib};
+
 /// One measured quantity.
 #[derive(Debug, Clone)]
 pub(crate) struct Metric {
@@ -50,6 +52,23 @@ impl Row {
             value,
         });
         self
+    }
+
+    /// Adds envd's peak RSS during a transfer, and how far above its RSS
+    /// at the start that was (earlier figures may have raised the base).
+    pub(crate) fn rss_peak(self, sampled: Option<RssPeak>) -> Self {
+        self.with(
+            "envd_peak_rss_mib",
+            "envd peak RSS",
+            "MiB",
+            sampled.map(|s| mib(s.peak)),
+        )
+        .with(
+            "envd_peak_rss_growth_mib",
+            "Δ",
+            "MiB",
+            sampled.map(|s| mib(s.peak.saturating_sub(s.start))),
+        )
     }
 
     /// Adds p50 and p99 of `samples` in milliseconds.

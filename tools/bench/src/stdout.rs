@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::Bench;
-use crate::local::{RssSampler, peak_mib};
+use crate::local::{self, RssSampler};
 use crate::pattern::{self, Checker};
 use crate::report::{Report, Row, mb_per_s};
 use crate::rpc::{self, Events};
@@ -22,7 +22,7 @@ pub(crate) async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             let mut checker = Checker::default();
             let ended = events.finish(|chunk| checker.check(chunk)).await?;
             let elapsed = began.elapsed();
-            let peak = peak_mib(sampler).await;
+            let peak = local::peak(sampler).await;
             ended.expect_exit(0)?;
             checker.expect_count(bench.bytes)?;
             report.push(
@@ -36,7 +36,7 @@ pub(crate) async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
                     "MB/s",
                     Some(mb_per_s(checker.count(), elapsed)),
                 )
-                .with("envd_peak_rss_mib", "envd peak RSS", "MiB", peak),
+                .rss_peak(peak),
             );
         }
     }
