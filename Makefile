@@ -124,6 +124,10 @@ conformance: setup-node envd-debug sdk-ts ## The cross-SDK conformance suite, fo
 	node conformance/runner/run.mjs --sdk rs
 	node conformance/runner/run.mjs --sdk ref
 
+.PHONY: connect-conformance
+connect-conformance: ## The official Connect conformance suite (server mode) against envd's protocol stack
+	./scripts/connect-conformance.sh
+
 .PHONY: test-browser
 test-browser: setup-node envd-debug sdk-ts ## sdk-ts in headless Debian chromium (installs chromium)
 	./scripts/setup-chromium.sh
@@ -134,7 +138,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
+test: lint check-gen test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)

@@ -155,3 +155,133 @@ async fn pipelined_requests_before_a_half_close_are_all_answered() {
         );
     }
 }
+
+/// A `StatRequest { path: "/" }` in protobuf.
+const STAT_ROOT: &[u8] = &[0x0a, 0x01, b'/'];
+
+/// POSTs a gRPC-Web `body` to Stat: `(status, headers)`.
+async fn grpc_web_stat(
+    envd: &Envd,
+    method: reqwest::Method,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap) {
+    let resp = envd
+        .http
+        .request(method, envd.url(STAT))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    drop(resp.bytes().await);
+    (status, headers)
+}
+
+/// What tonic would accept is refused as grpc-go and connect-go refuse it
+/// (the official conformance suite's "gRPC-Web Unexpected Requests").
+#[tokio::test]
+async fn grpc_requests_tonic_would_misread_are_refused() {
+    let envd = Envd::start();
+    let one = support::envelope(0, STAT_ROOT);
+    let web = "application/grpc-web+proto";
+
+    let (status, headers) = grpc_web_stat(&envd, reqwest::Method::POST, web, one.clone()).await;
+    assert_eq!(status, 200);
+    assert!(headers.get("grpc-status").is_none(), "{headers:?}");
+
+    let (status, headers) = grpc_web_stat(&envd, reqwest::Method::DELETE, web, one.clone()).await;
+    assert_eq!((status, headers["allow"].to_str().unwrap()), (405, "POST"));
+
+    // JSON would be decoded as protobuf by tonic.
+    let json = support::envelope(0, br#"{"path":"/"}"#);
+    let (status, headers) = grpc_web_stat(
+        &envd,
+        reqwest::Method::POST,
+        "application/grpc-web+json",
+        json,
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert!(
+        headers["accept-post"]
+            .to_str()
+            .unwrap()
+            .contains("application/grpc-web+proto")
+    );
+
+    let mut two = one.clone();
+    two.extend(&one);
+    for (what, body) in [("no message", Vec::new()), ("two messages", two)] {
+        let (status, headers) = grpc_web_stat(&envd, reqwest::Method::POST, web, body).await;
+        assert_eq!(status, 200, "{what}");
+        assert_eq!(headers["grpc-status"], "12", "{what}: {headers:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_connect_stream_without_exactly_one_request_starts_nothing() {
+    let envd = Envd::start();
+    let message = json!({"process": {"cmd": "/bin/true"}})
+        .to_string()
+        .into_bytes();
+    let one = support::envelope(0, &message);
+    let mut two = one.clone();
+    two.extend(&one);
+    for (what, body) in [("no message", Vec::new()), ("two messages", two)] {
+        let (status, _, text) = post(&envd, START, "application/connect+json", body).await;
+        assert_eq!(status, 200, "{what}: {text}");
+        // The only frame is the end of the stream, carrying the error.
+        let end: serde_json::Value = serde_json::from_slice(&text.as_bytes()[5..]).unwrap();
+        assert_eq!(text.as_bytes()[0], 0x02, "{what}: {text}");
+        assert_eq!(connect_error(&end).0, "unimplemented", "{what}: {end}");
+    }
+    assert!(envd.list().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_unary_compression_is_unimplemented() {
+    let envd = Envd::start();
+    let resp = envd
+        .http
+        .post(envd.url(STAT))
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body(json!({"path": "/"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let (code, message) = connect_error(&body);
+    assert_eq!((status, code.as_str()), (501, "unimplemented"), "{body}");
+    assert!(message.contains("br"), "{message}");
+}
+
+/// An answer given before the request body ended leaves the rest on the
+/// connection, which hyper then closes: the answer says so, and a client
+/// does not send its next call on a dying connection.
+#[tokio::test]
+async fn an_answer_before_the_body_ended_closes_the_http1_connection() {
+    let envd = Envd::start();
+    // A length prefix far over the limit, and only part of its payload.
+    let mut refused = vec![0, 0x10, 0, 0, 0];
+    refused.extend(vec![0; 64 * 1024]);
+    let (status, headers) = grpc_web_stat(
+        &envd,
+        reqwest::Method::POST,
+        "application/grpc-web",
+        refused,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["grpc-status"], "8", "{headers:?}");
+    assert_eq!(headers["connection"], "close");
+    // A call that read its body keeps the connection.
+    let one = support::envelope(0, STAT_ROOT);
+    let (_, headers) =
+        grpc_web_stat(&envd, reqwest::Method::POST, "application/grpc-web", one).await;
+    assert!(headers.get("connection").is_none(), "{headers:?}");
+}

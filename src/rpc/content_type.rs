@@ -1,17 +1,23 @@
-//! Connect content types checked against the method's kind before
-//! connectrpc-axum sees the request: a streaming type on a unary method (or
-//! the reverse) is `415 Unsupported Media Type` with `Accept-Post`, as
-//! connect-go answers, instead of the library's `200` error frame or `500`.
+//! Connect requests checked against the method before connectrpc-axum sees
+//! them, answering as connect-go does: a streaming type on a unary method
+//! (or the reverse) is `415 Unsupported Media Type` with `Accept-Post`
+//! instead of the library's `200` error frame or `500`; an unknown unary
+//! compression and a streaming body without exactly one message for a
+//! one-message method are `unimplemented`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::CONTENT_TYPE;
+use connectrpc_axum::{Code, ConnectError};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
+
+use super::one_message::{self, Refusal};
 
 /// Whether a method streams its requests or responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +44,10 @@ impl Kind {
     }
 }
 
-/// Every method's kind, by route path (`/package.Service/Method`).
+/// Every method's kind, and whether its client streams, by route path
+/// (`/package.Service/Method`).
 #[derive(Debug, Default)]
-pub(super) struct Methods(HashMap<String, Kind>);
+pub(super) struct Methods(HashMap<String, (Kind, bool)>);
 
 impl Methods {
     /// Reads the methods of every service in an encoded descriptor set.
@@ -60,7 +67,10 @@ impl Methods {
                     } else {
                         Kind::Unary
                     };
-                    methods.insert(format!("/{service_name}/{}", method.name()), kind);
+                    methods.insert(
+                        format!("/{service_name}/{}", method.name()),
+                        (kind, method.client_streaming()),
+                    );
                 }
             }
         }
@@ -69,7 +79,15 @@ impl Methods {
 
     /// The kind of the method at `path`, if it is one.
     pub(super) fn kind(&self, path: &str) -> Option<Kind> {
-        self.0.get(path).copied()
+        self.0.get(path).map(|(kind, _)| *kind)
+    }
+
+    /// Whether the method at `path` takes exactly one request message
+    /// (unary and server-streaming), if it is one.
+    pub(super) fn takes_one_request(&self, path: &str) -> Option<bool> {
+        self.0
+            .get(path)
+            .map(|(_, client_streaming)| !client_streaming)
     }
 }
 
@@ -91,17 +109,28 @@ pub(super) fn connect_kind(content_type: &str) -> Option<Kind> {
     }
 }
 
-/// Refuses a POST whose Connect content type is for the other kind of method.
-pub(super) async fn check(methods: Arc<Methods>, req: Request, next: Next) -> Response {
-    if req.method() == Method::POST
-        && let Some(method) = methods.kind(req.uri().path())
-        && let Some(sent) = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(connect_kind)
-        && sent != method
-    {
+/// Refuses a POST whose Connect content type is for the other kind of
+/// method (415), a unary body in a compression we do not speak, and a
+/// streaming body that does not hold exactly the one message its method
+/// takes (`unimplemented`, as connect-go answers both).
+pub(super) async fn check(
+    methods: Arc<Methods>,
+    max_message: usize,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(method) = methods.kind(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let sent = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| connect_kind(t).map(|kind| (kind, is_proto(t))));
+    let Some((sent, proto)) = sent.filter(|_| req.method() == Method::POST) else {
+        return next.run(req).await;
+    };
+    if sent != method {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             [(
@@ -111,7 +140,50 @@ pub(super) async fn check(methods: Arc<Methods>, req: Request, next: Next) -> Re
         )
             .into_response();
     }
-    next.run(req).await
+    if sent == Kind::Unary {
+        if let Some(encoding) = unknown_encoding(&req) {
+            return ConnectError::new(
+                Code::Unimplemented,
+                format!("unknown compression {encoding:?}: supported encodings are gzip"),
+            )
+            .into_response();
+        }
+        return next.run(req).await;
+    }
+    if methods.takes_one_request(req.uri().path()) != Some(true) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match one_message::read(body, max_message).await {
+        Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(refusal) => {
+            let code = match refusal {
+                Refusal::TooLarge(_) => Code::ResourceExhausted,
+                Refusal::Gone(_) => Code::Canceled,
+                Refusal::None | Refusal::More => Code::Unimplemented,
+            };
+            ConnectError::new(code, refusal.to_string()).into_streaming_response(proto)
+        }
+    }
+}
+
+/// Whether a Connect content type carries protobuf (not JSON).
+fn is_proto(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/proto")
+        || essence.eq_ignore_ascii_case("application/connect+proto")
+}
+
+/// A unary body's `Content-Encoding` other than gzip and identity.
+fn unknown_encoding(req: &Request) -> Option<String> {
+    let encoding = req.headers().get(CONTENT_ENCODING)?;
+    let encoding = String::from_utf8_lossy(encoding.as_bytes())
+        .trim()
+        .to_owned();
+    let known = encoding.is_empty()
+        || encoding.eq_ignore_ascii_case("gzip")
+        || encoding.eq_ignore_ascii_case("identity");
+    (!known).then_some(encoding)
 }
 
 #[cfg(test)]
@@ -134,6 +206,14 @@ mod tests {
             Some(Kind::Streaming)
         );
         assert_eq!(methods.kind("/files"), None);
+        assert_eq!(
+            methods.takes_one_request("/process.Process/Start"),
+            Some(true)
+        );
+        assert_eq!(
+            methods.takes_one_request("/process.Process/StreamInput"),
+            Some(false)
+        );
     }
 
     #[test]

@@ -5,11 +5,14 @@
 mod connect_timeout;
 mod content_type;
 pub mod context;
+mod early_answer;
 mod filesystem;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
+mod grpc_request;
 mod grpc_status;
 pub mod grpc_timeout;
+mod one_message;
 mod process;
 pub mod stack;
 mod stream;

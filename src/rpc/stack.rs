@@ -9,32 +9,17 @@ use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuild
 use tonic::service::Routes;
 use tower::ServiceBuilder;
 
-use super::{connect_timeout, content_type, grpc_status, grpc_timeout, unary_gzip};
-
-/// An over-limit request is answered (429 `resource_exhausted`) before its
-/// body is read to the end, after which hyper closes an HTTP/1.1
-/// connection; saying so lets the client open a new one for its next call
-/// instead of losing that call on the closed one.
-async fn close_after_refusal(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let http1 = req.version() < http::Version::HTTP_2;
-    let mut response = next.run(req).await;
-    if http1 && response.status() == http::StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    response
-}
+use super::{
+    connect_timeout, content_type, early_answer, grpc_request, grpc_status, grpc_timeout,
+    unary_gzip,
+};
 
 /// Serves the Connect routers (`connect`) and their tonic twins (`grpc`,
 /// each configured with `accept_compressed(Gzip)` and
 /// `max_decoding_message_size(max_message)`) with `http` beside them:
 /// `application/grpc*` requests go to tonic (with gRPC-Web translation and
-/// `grpc-timeout`), everything else to axum. `descriptor_set` names every
+/// `grpc-timeout`, after the checks tonic leaves out), everything else to
+/// axum. `descriptor_set` names every
 /// method's kind for the content-type check.
 ///
 /// # Panics
@@ -67,10 +52,10 @@ pub fn protocols(
             let methods = methods.clone();
             move |req, next| unary_gzip::inflate(methods.clone(), max_message, req, next)
         }))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            content_type::check(methods.clone(), req, next)
-        }))
-        .layer(axum::middleware::from_fn(close_after_refusal));
+        .layer(axum::middleware::from_fn({
+            let methods = methods.clone();
+            move |req, next| content_type::check(methods.clone(), max_message, req, next)
+        }));
 
     let grpc = ServiceBuilder::new()
         .layer(tonic_web::GrpcWebLayer::new())
@@ -79,5 +64,10 @@ pub fn protocols(
         .layer(FromRequestPartsLayer::new())
         .service(grpc.prepare());
 
-    Router::new().fallback_service(ContentTypeSwitch::new(grpc, connect))
+    Router::new()
+        .fallback_service(ContentTypeSwitch::new(grpc, connect))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            grpc_request::check(methods.clone(), max_message, req, next)
+        }))
+        .layer(axum::middleware::from_fn(early_answer::close_if_unread))
 }

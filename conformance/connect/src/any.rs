@@ -108,8 +108,8 @@ impl<'de> Deserialize<'de> for Any {
             return Err(D::Error::custom("Any without a string \"@type\""));
         };
         let name = type_url.rsplit('/').next().unwrap_or_default();
-        let value = json_to_binary(name, serde_json::Value::Object(object))
-            .map_err(D::Error::custom)?;
+        let value =
+            json_to_binary(name, serde_json::Value::Object(object)).map_err(D::Error::custom)?;
         Ok(Self {
             type_url,
             value: value.into(),

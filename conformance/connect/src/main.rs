@@ -47,6 +47,18 @@ fn write_response(response: &wire::ServerCompatResponse) -> std::io::Result<()> 
 
 fn router(max_message: usize) -> axum::Router {
     let (connect, grpc) = service::builder().build();
+    // connectrpc-axum-build 0.2 registers a NO_SIDE_EFFECTS method for GET
+    // only in its Connect-only builder, not in the tonic-compatible one.
+    let connect = connect.route(
+        "/connectrpc.conformance.v1.ConformanceService/IdempotentUnary",
+        connectrpc_axum::handler::get_connect::<
+            _,
+            _,
+            (),
+            wire::IdempotentUnaryRequest,
+            wire::IdempotentUnaryResponse,
+        >(service::idempotent_unary),
+    );
     let grpc = grpc
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
@@ -99,8 +111,9 @@ async fn main() -> ExitCode {
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             term.recv().await;
             shutdown.cancel();
         }

@@ -35,13 +35,21 @@ struct Set {
 impl Slot {
     /// Asks for these headers and trailers on the response.
     pub(crate) fn set(&self, headers: &[Header], trailers: &[Header]) {
-        let mut set = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         set.headers = headers.to_vec();
         set.trailers = trailers.to_vec();
     }
 
     fn take(&self) -> Set {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -100,6 +108,8 @@ fn apply(mut response: Response, set: Set) -> Response {
         append(response.headers_mut(), "", &set.trailers);
         return response;
     }
+    // The final frame grows, so a length the handler's body declared is wrong.
+    response.headers_mut().remove(http::header::CONTENT_LENGTH);
     response.map(|body| {
         Body::new(WithTrailers {
             inner: body,
@@ -244,7 +254,11 @@ impl http_body::Body for WithTrailers {
                     if this.kind == Kind::Grpc {
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    let flag = if this.kind == Kind::GrpcWeb { 0x80 } else { 0x02 };
+                    let flag = if this.kind == Kind::GrpcWeb {
+                        0x80
+                    } else {
+                        0x02
+                    };
                     let (mut out, last) = this.framer.push(data, flag);
                     if let Some(last) = last {
                         out.extend_from_slice(&this.rewrite_last(&last));

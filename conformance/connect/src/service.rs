@@ -84,7 +84,12 @@ fn error(
         code(definition.code),
         definition.message.clone().unwrap_or_default(),
     );
-    for detail in definition.details.iter().cloned().chain(info.map(Any::pack)) {
+    for detail in definition
+        .details
+        .iter()
+        .cloned()
+        .chain(info.map(Any::pack))
+    {
         err = err.add_detail(detail.name(), detail.value.to_vec());
     }
     err
@@ -227,7 +232,9 @@ pub(crate) async fn bidi_stream(
     let mut requests = requests.into_stream();
     // The first message carries the definition and the duplex mode.
     let Some(first) = requests.next().await.transpose()? else {
-        return Ok(ConnectResponse(StreamBody::new(Box::pin(futures::stream::empty()))));
+        return Ok(ConnectResponse(StreamBody::new(Box::pin(
+            futures::stream::empty(),
+        ))));
     };
     let definition = first.response_definition.clone().unwrap_or_default();
     slot.set(&definition.response_headers, &definition.response_trailers);
@@ -245,22 +252,22 @@ pub(crate) async fn bidi_stream(
         let mut pending = vec![Any::pack(&first)];
         let mut sent = 0;
         let mut headers = Some(headers);
-        loop {
-            if sent < definition.response_data.len() {
-                let info = match headers.take() {
-                    Some(headers) => request_info(&headers, std::mem::take(&mut pending)),
-                    None => conformance_payload::RequestInfo {
-                        requests: std::mem::take(&mut pending),
-                        ..Default::default()
-                    },
-                };
-                delay(definition.response_delay_ms).await;
-                yield Ok(wrap(ConformancePayload {
-                    data: definition.response_data[sent].clone(),
-                    request_info: Some(info),
-                }));
-                sent += 1;
-            }
+        // One response per request received; once every response is out,
+        // the next request ends the call (as the reference server does).
+        while sent < definition.response_data.len() {
+            let info = match headers.take() {
+                Some(headers) => request_info(&headers, std::mem::take(&mut pending)),
+                None => conformance_payload::RequestInfo {
+                    requests: std::mem::take(&mut pending),
+                    ..Default::default()
+                },
+            };
+            delay(definition.response_delay_ms).await;
+            yield Ok(wrap(ConformancePayload {
+                data: definition.response_data[sent].clone(),
+                request_info: Some(info),
+            }));
+            sent += 1;
             match requests.next().await {
                 Some(Ok(req)) => pending.push(Any::pack(&req)),
                 Some(Err(e)) => {
@@ -288,8 +295,8 @@ pub(crate) async fn bidi_stream(
 
 /// Registers every handler; `Unimplemented` is left out on purpose (the
 /// framework must answer it).
-pub(crate) fn builder() -> wire::conformance_service_connect::ConformanceServiceTonicCompatibleBuilder
-{
+pub(crate) fn builder()
+-> wire::conformance_service_connect::ConformanceServiceTonicCompatibleBuilder {
     wire::conformance_service_connect::ConformanceServiceTonicCompatibleBuilder::new()
         .unary(unary)
         .idempotent_unary(idempotent_unary)
