@@ -80,6 +80,7 @@ fn build_state(
 ) -> std::io::Result<AppState> {
     let settings = process::Settings {
         exit_retention: config.exit_retention,
+        exit_retention_max: config.exit_retention_max,
         drain_grace: config.exit_drain_grace,
         stall_limit: config.subscriber_stall_limit,
         placement: host::cgroups::setup(

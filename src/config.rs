@@ -45,8 +45,13 @@ pub struct Config {
     pub start_cmd: Option<String>,
     /// Keepalive interval when the client sends no `Keepalive-Ping-Interval`.
     pub default_keepalive: Duration,
-    /// How long an exited process's end event stays available to `Connect`.
+    /// How long an exited process's end event stays available to `Connect`
+    /// (`--exit-retention`).
     pub exit_retention: Duration,
+    /// How many exited processes stay available at most, the oldest ended
+    /// dropped first (`--exit-retention-max`): a burst of short commands
+    /// must not keep thousands of them for the whole window.
+    pub exit_retention_max: usize,
     /// How long to keep reading output after the process exited while
     /// something else (a background grandchild) still holds its pipes.
     pub exit_drain_grace: Duration,
@@ -131,6 +136,7 @@ impl Default for Config {
             start_cmd: None,
             default_keepalive: Duration::from_secs(30),
             exit_retention: Duration::from_secs(60),
+            exit_retention_max: 1024,
             exit_drain_grace: Duration::from_millis(1000),
             subscriber_stall_limit: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(640),
@@ -198,6 +204,9 @@ usage: envd [flags]
   -ca-cert PATH     copy of /init caBundle
                     (default /usr/local/share/ca-certificates/e2b-ca.crt)
   -mount-timeout DUR  limit for each /init volumeMounts mount (default 10s)
+  -exit-retention DUR  Connect answers an ended process for DUR (default 60s)
+  -exit-retention-max N  ended processes kept at most, oldest dropped first
+                    (default 1024)
   -reclaim-interval DUR          page-cache reclaimer period (default 5s)
   -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
                                  without /health or /init (default 60s)
@@ -292,6 +301,17 @@ impl Invocation {
                             reason: "expected a byte count from 1 to 4294967295".to_owned(),
                         })?;
                 }
+                "exit-retention-max" => {
+                    let v = value(&name)?;
+                    config.exit_retention_max =
+                        v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            ConfigError::InvalidValue {
+                                flag: name.clone(),
+                                value: v.clone(),
+                                reason: "expected a positive count".to_owned(),
+                            }
+                        })?;
+                }
                 "cgroup-root" => config.cgroup_root = PathBuf::from(value("cgroup-root")?),
                 "run-dir" => config.run_dir = PathBuf::from(value("run-dir")?),
                 "hosts-file" => config.hosts_file = PathBuf::from(value("hosts-file")?),
@@ -317,7 +337,8 @@ impl Invocation {
                 "reclaim-interval"
                 | "snapshot-recover-timeout"
                 | "fsfreeze-max"
-                | "mount-timeout" => {
+                | "mount-timeout"
+                | "exit-retention" => {
                     let v = value(&name)?;
                     let d = parse_duration(&v).ok_or_else(|| ConfigError::InvalidValue {
                         flag: name.clone(),
@@ -328,6 +349,7 @@ impl Invocation {
                         "reclaim-interval" => config.reclaim_interval = d,
                         "snapshot-recover-timeout" => config.snapshot_recover_timeout = d,
                         "fsfreeze-max" => config.fsfreeze_max = d,
+                        "exit-retention" => config.exit_retention = d,
                         _ => config.mount_timeout = d,
                     }
                 }
@@ -496,6 +518,29 @@ mod tests {
                     Err(ConfigError::InvalidValue { .. })
                 ),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn exit_retention_flags() {
+        let c = run(&[]);
+        assert_eq!(
+            (c.exit_retention, c.exit_retention_max),
+            (Duration::from_secs(60), 1024)
+        );
+        let c = run(&["--exit-retention=5s", "-exit-retention-max", "8"]);
+        assert_eq!(
+            (c.exit_retention, c.exit_retention_max),
+            (Duration::from_secs(5), 8)
+        );
+        for bad in [["-exit-retention-max", "0"], ["-exit-retention", "0s"]] {
+            assert!(
+                matches!(
+                    Invocation::parse(bad),
+                    Err(ConfigError::InvalidValue { .. })
+                ),
+                "{bad:?}"
             );
         }
     }

@@ -3,6 +3,7 @@
 //! side of the exec adopt what was exported. Plain Rust types only; the
 //! wire form lives in `crate::upgrade`.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
@@ -113,20 +114,25 @@ impl ProcessManager {
 
     /// Exports every process the table holds.
     pub async fn export(&self, _frozen: &Frozen<'_>) -> io::Result<Snapshot> {
-        let all: Vec<Arc<Process>> = {
+        let (all, expiries): (Vec<Arc<Process>>, HashMap<u32, Instant>) = {
             let table = self.table();
-            table
-                .live
-                .values()
-                .chain(table.retained.values())
-                .cloned()
-                .collect()
+            let live = table.live.values().cloned();
+            let retained = table.retained.iter().map(|(p, _)| p.clone());
+            let expiries = table
+                .retained
+                .iter()
+                .map(|(p, expires)| (p.info.pid, expires))
+                .collect();
+            (live.chain(retained).collect(), expiries)
         };
         let now = Instant::now();
         let mut snapshot = Snapshot::default();
         let ended = |process: &Process, end: End| {
             let ended_at = (*lock(&process.ended_at)).unwrap_or(now);
-            let kept_until = ended_at + self.settings.exit_retention;
+            let kept_until = expiries
+                .get(&process.info.pid)
+                .copied()
+                .unwrap_or(ended_at + self.settings.exit_retention);
             EndedProcess {
                 info: process.info.clone(),
                 end,
@@ -177,7 +183,10 @@ impl ProcessManager {
                 failed += 1;
             }
         }
-        for ended in snapshot.ended {
+        let mut ended = snapshot.ended;
+        // The table keeps them in expiry order.
+        ended.sort_by_key(|e| e.retention_left);
+        for ended in ended {
             let process = Arc::new(Process {
                 child: self.reaper.detached(ended.info.pid),
                 info: ended.info,
@@ -226,7 +235,7 @@ impl ProcessManager {
 
 /// The backend of an ended process: nothing to write to or resize (it is
 /// never in the live table, so this is never reached).
-struct Ended;
+pub(super) struct Ended;
 
 impl Backend for Ended {
     fn write_stdin(&self, _data: Bytes) -> BoxFuture<'_, Result<(), Error>> {

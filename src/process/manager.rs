@@ -3,7 +3,8 @@
 //! A process is subscribed to before its output readers and exit waiter
 //! start, so the Start stream sees every byte and the end even for
 //! `echo hi`. After exit the process leaves the live table but its handle
-//! (with the stored end event) is retained for `Connect` for a while.
+//! (with the stored end event) is retained for `Connect` for a while
+//! (see [`super::retained`]).
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
@@ -23,6 +24,7 @@ use super::output::{Bus, Subscription};
 use super::pipe::PipeWiring;
 use super::pty::PtyWiring;
 use super::reaper::{ChildId, Reaper};
+use super::retained::Retained;
 use super::spec::{Mode, ProcessConfig, PtySize, StartSpec};
 use super::{Error, Input, Selector, Signal};
 use crate::sys::{self, ChildCredentials};
@@ -32,6 +34,8 @@ use crate::sys::{self, ChildCredentials};
 pub struct Settings {
     /// How long an exited process stays available to `connect`.
     pub exit_retention: Duration,
+    /// How many exited processes stay available at most.
+    pub exit_retention_max: usize,
     /// How long to keep reading after exit while pipes are still open.
     pub drain_grace: Duration,
     /// How long a subscriber may refuse output before it is cut off.
@@ -74,27 +78,29 @@ pub(super) struct Process {
     pub(super) ended_at: Mutex<Option<Instant>>,
 }
 
-#[derive(Default)]
 pub(super) struct Table {
     pub(super) live: HashMap<u32, Arc<Process>>,
     /// Exited processes kept so `connect` can answer with their end.
-    pub(super) retained: HashMap<u32, Arc<Process>>,
+    pub(super) retained: Retained,
+    /// Whether the task that frees expired retained processes runs.
+    sweeping: bool,
 }
 
 impl Table {
     fn find(&self, selector: &Selector) -> Option<Arc<Process>> {
-        let by_tag = |map: &HashMap<u32, Arc<Process>>, tag: &str| {
-            map.values()
-                .find(|p| p.info.tag.as_deref() == Some(tag))
-                .cloned()
-        };
+        let now = Instant::now();
         match selector {
             Selector::Pid(pid) => self
                 .live
                 .get(pid)
-                .or_else(|| self.retained.get(pid))
+                .or_else(|| self.retained.get(*pid, now))
                 .cloned(),
-            Selector::Tag(tag) => by_tag(&self.live, tag).or_else(|| by_tag(&self.retained, tag)),
+            Selector::Tag(tag) => self
+                .live
+                .values()
+                .find(|p| p.info.tag.as_deref() == Some(tag))
+                .or_else(|| self.retained.by_tag(tag, now))
+                .cloned(),
         }
     }
 
@@ -160,12 +166,16 @@ impl ProcessManager {
         Self {
             reaper,
             tasks,
-            settings,
-            table: Mutex::new(Table::default()),
+            table: Mutex::new(Table {
+                live: HashMap::new(),
+                retained: Retained::new(settings.exit_retention_max),
+                sweeping: false,
+            }),
             quiesce: Quiesce {
                 paused: tokio::sync::watch::Sender::new(false),
                 gate: Arc::new(tokio::sync::RwLock::new(())),
             },
+            settings,
         }
     }
 
@@ -238,12 +248,7 @@ impl ProcessManager {
             .map_err(|_| Error::Io(std::io::Error::other("bus ended early")))?;
         {
             let mut table = self.table();
-            table.retained.remove(&pid);
-            if let Some(tag) = &spec.tag {
-                table
-                    .retained
-                    .retain(|_, p| p.info.tag.as_ref() != Some(tag));
-            }
+            table.retained.remove(pid, spec.tag.as_deref());
             table.live.insert(pid, process.clone());
         }
         tracing::info!(
@@ -282,24 +287,38 @@ impl ProcessManager {
 
     /// Keeps an ended process for `connect` for `retention`.
     pub(super) fn retain(self: &Arc<Self>, process: Arc<Process>, retention: Duration) {
-        let pid = process.info.pid;
-        self.table().retained.insert(pid, process.clone());
-        let manager = self.clone();
-        self.tasks.spawn(async move {
-            tokio::time::sleep(retention).await;
-            manager.retire(&process);
-        });
+        let mut table = self.table();
+        self.retain_locked(&mut table, process, retention);
     }
 
-    fn retire(&self, process: &Arc<Process>) {
-        let mut table = self.table();
-        let pid = process.info.pid;
-        if table
-            .retained
-            .get(&pid)
-            .is_some_and(|p| Arc::ptr_eq(p, process))
-        {
-            table.retained.remove(&pid);
+    fn retain_locked(
+        self: &Arc<Self>,
+        table: &mut Table,
+        process: Arc<Process>,
+        retention: Duration,
+    ) {
+        table.retained.insert(process, Instant::now() + retention);
+        if !table.sweeping {
+            table.sweeping = true;
+            self.tasks.spawn(self.clone().sweep());
+        }
+    }
+
+    /// Frees retained processes as they expire; ends when none is left
+    /// (the next retained one starts it again).
+    async fn sweep(self: Arc<Self>) {
+        loop {
+            let next = {
+                let mut table = self.table();
+                match table.retained.expire(Instant::now()) {
+                    Some(next) => next,
+                    None => {
+                        table.sweeping = false;
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep_until(next.into()).await;
         }
     }
 
@@ -385,7 +404,7 @@ impl ProcessManager {
             {
                 table.live.remove(&pid);
             }
-            table.retained.insert(pid, process.clone());
+            self.retain_locked(&mut table, process.clone(), self.settings.exit_retention);
         }
         *lock(&process.ended_at) = Some(Instant::now());
         process.bus.finish(end).await;
@@ -393,8 +412,6 @@ impl ProcessManager {
         // rather than asking a released backend for its fds.
         process.backend.release().await;
         self.reaper.forget(process.child);
-        tokio::time::sleep(self.settings.exit_retention).await;
-        self.retire(&process);
     }
 
     /// Subscribes to a process's events from now on. For a process that has

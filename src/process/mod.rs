@@ -11,6 +11,7 @@ mod pipe;
 mod placement;
 mod pty;
 pub mod reaper;
+mod retained;
 pub mod spec;
 
 use std::io;
