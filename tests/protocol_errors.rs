@@ -195,13 +195,13 @@ async fn grpc_requests_tonic_would_misread_are_refused() {
     let (status, headers) = grpc_web_stat(&envd, reqwest::Method::DELETE, web, one.clone()).await;
     assert_eq!((status, headers["allow"].to_str().unwrap()), (405, "POST"));
 
-    // JSON would be decoded as protobuf by tonic.
-    let json = support::envelope(0, br#"{"path":"/"}"#);
+    // A codec tonic does not know would be decoded as protobuf.
+    let foo = support::envelope(0, STAT_ROOT);
     let (status, headers) = grpc_web_stat(
         &envd,
         reqwest::Method::POST,
-        "application/grpc-web+json",
-        json,
+        "application/grpc-web+foo",
+        foo,
     )
     .await;
     assert_eq!(status, 415);
@@ -284,4 +284,47 @@ async fn an_answer_before_the_body_ended_closes_the_http1_connection() {
     let (_, headers) =
         grpc_web_stat(&envd, reqwest::Method::POST, "application/grpc-web", one).await;
     assert!(headers.get("connection").is_none(), "{headers:?}");
+}
+
+/// gRPC-Web with the JSON codec (connect-go serves it; tonic alone would
+/// read the JSON as protobuf): JSON in, JSON out, trailers untouched.
+#[tokio::test]
+async fn grpc_web_json_is_transcoded_both_ways() {
+    let envd = Envd::start();
+    let body = support::envelope(0, br#"{"path":"/"}"#);
+    let resp = envd
+        .http
+        .post(envd.url(STAT))
+        .header("content-type", "application/grpc-web+json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/grpc-web+json");
+    let bytes = resp.bytes().await.unwrap();
+    let length = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
+    assert_eq!(bytes[0], 0);
+    let message: serde_json::Value = serde_json::from_slice(&bytes[5..5 + length]).unwrap();
+    assert_eq!(message["entry"]["path"], "/", "{message}");
+    let trailers = String::from_utf8_lossy(&bytes[5 + length + 5..]).to_string();
+    assert_eq!(bytes[5 + length], 0x80);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+
+    // A message that is not the method's JSON is invalid_argument.
+    let resp = envd
+        .http
+        .post(envd.url(STAT))
+        .header("content-type", "application/grpc-web+json")
+        .body(support::envelope(0, b"[1,2]"))
+        .send()
+        .await
+        .unwrap();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap();
+    let all = format!("{headers:?} {}", String::from_utf8_lossy(&bytes));
+    assert!(
+        all.contains(r#""grpc-status": "3""#) || all.contains("grpc-status:3"),
+        "{all}"
+    );
 }

@@ -82,6 +82,12 @@ impl Methods {
         self.0.get(path).map(|(kind, _)| *kind)
     }
 
+    /// Every method's route path.
+    #[cfg(test)]
+    pub(super) fn paths(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+
     /// Whether the method at `path` takes exactly one request message
     /// (unary and server-streaming), if it is one.
     pub(super) fn takes_one_request(&self, path: &str) -> Option<bool> {

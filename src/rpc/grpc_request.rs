@@ -2,8 +2,9 @@
 //! connect-go refuse it (the official Connect conformance suite's
 //! "gRPC/gRPC-Web Unexpected Requests"):
 //! - a verb other than POST is `405` with `Allow: POST`;
-//! - a codec other than proto (`application/grpc+json`, `+foo`) is `415`
-//!   with `Accept-Post`: tonic would decode the JSON as protobuf;
+//! - a codec other than proto is `415` with `Accept-Post`: tonic would
+//!   decode it as protobuf (JSON is transcoded to proto before this check,
+//!   by [`super::grpc_json`]);
 //! - a unary or server-streaming call whose body holds no message or more
 //!   than one is `UNIMPLEMENTED`: tonic answers `INTERNAL` for none and
 //!   silently drops the extra ones.
@@ -71,7 +72,9 @@ pub(super) async fn check(
         Err(refusal) => {
             let status = match refusal {
                 Refusal::TooLarge(_) => tonic::Status::resource_exhausted(refusal.to_string()),
-                Refusal::Gone(_) => tonic::Status::cancelled(refusal.to_string()),
+                // A transcoding layer in front reports bad messages as statuses.
+                Refusal::Gone(ref e) => carried_status(e)
+                    .unwrap_or_else(|| tonic::Status::cancelled(refusal.to_string())),
                 Refusal::None | Refusal::More => tonic::Status::unimplemented(refusal.to_string()),
             };
             let mut response = status.into_http::<Body>();
@@ -81,6 +84,18 @@ pub(super) async fn check(
             response
         }
     }
+}
+
+/// The gRPC status a body error carries in its source chain, if any.
+fn carried_status(error: &axum::Error) -> Option<tonic::Status> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(status) = e.downcast_ref::<tonic::Status>() {
+            return Some(status.clone());
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The lower-cased content type without parameters, for gRPC requests.

@@ -9,6 +9,7 @@ mod early_answer;
 mod filesystem;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
+pub mod grpc_json;
 mod grpc_request;
 mod grpc_status;
 pub mod grpc_timeout;
@@ -25,6 +26,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 
 use crate::state::AppState;
+use grpc_json::{JsonMethod, JsonMethods};
 
 /// Every RPC service on every protocol, with `http` (the plain endpoints)
 /// served beside them: `application/grpc*` requests go to tonic (with
@@ -78,7 +80,100 @@ pub fn service(state: &AppState, http: Router) -> Router {
         [process_router, filesystem_router],
         routes,
         envd_proto::FILE_DESCRIPTOR_SET,
+        json_methods(),
         max_message,
         http,
     )
+}
+
+/// Every method's messages for gRPC and gRPC-Web with the JSON codec.
+fn json_methods() -> JsonMethods {
+    use envd_proto::filesystem as f;
+    use envd_proto::process as p;
+    JsonMethods::default()
+        .with(
+            "/process.Process/List",
+            JsonMethod::of::<p::ListRequest, p::ListResponse>(),
+        )
+        .with(
+            "/process.Process/Connect",
+            JsonMethod::of::<p::ConnectRequest, p::ConnectResponse>(),
+        )
+        .with(
+            "/process.Process/Start",
+            JsonMethod::of::<p::StartRequest, p::StartResponse>(),
+        )
+        .with(
+            "/process.Process/Update",
+            JsonMethod::of::<p::UpdateRequest, p::UpdateResponse>(),
+        )
+        .with(
+            "/process.Process/StreamInput",
+            JsonMethod::of::<p::StreamInputRequest, p::StreamInputResponse>(),
+        )
+        .with(
+            "/process.Process/SendInput",
+            JsonMethod::of::<p::SendInputRequest, p::SendInputResponse>(),
+        )
+        .with(
+            "/process.Process/SendSignal",
+            JsonMethod::of::<p::SendSignalRequest, p::SendSignalResponse>(),
+        )
+        .with(
+            "/process.Process/CloseStdin",
+            JsonMethod::of::<p::CloseStdinRequest, p::CloseStdinResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/Stat",
+            JsonMethod::of::<f::StatRequest, f::StatResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/MakeDir",
+            JsonMethod::of::<f::MakeDirRequest, f::MakeDirResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/Move",
+            JsonMethod::of::<f::MoveRequest, f::MoveResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/ListDir",
+            JsonMethod::of::<f::ListDirRequest, f::ListDirResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/Remove",
+            JsonMethod::of::<f::RemoveRequest, f::RemoveResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/WatchDir",
+            JsonMethod::of::<f::WatchDirRequest, f::WatchDirResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/CreateWatcher",
+            JsonMethod::of::<f::CreateWatcherRequest, f::CreateWatcherResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/GetWatcherEvents",
+            JsonMethod::of::<f::GetWatcherEventsRequest, f::GetWatcherEventsResponse>(),
+        )
+        .with(
+            "/filesystem.Filesystem/RemoveWatcher",
+            JsonMethod::of::<f::RemoveWatcherRequest, f::RemoveWatcherResponse>(),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    /// A method added to the protos cannot be left without JSON over gRPC.
+    #[test]
+    fn every_method_is_served_with_the_json_codec() {
+        let methods =
+            super::content_type::Methods::from_descriptor_set(envd_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let json = super::json_methods();
+        let paths = methods.paths();
+        assert_eq!(paths.len(), 17, "{paths:?}");
+        for path in paths {
+            assert!(json.contains(path), "{path} has no JSON transcoding");
+        }
+    }
 }

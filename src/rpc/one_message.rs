@@ -61,35 +61,50 @@ pub(super) async fn read(body: Body, max_message: usize) -> Result<Bytes, Refusa
     Ok(buffered.freeze())
 }
 
+/// Enveloped bodies for the tests of the layers that read them.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod test_body {
+    use axum::body::Body;
+    use bytes::Bytes;
 
-    fn envelope(payload: &[u8]) -> Vec<u8> {
-        let mut frame = vec![0];
+    /// One envelope: `flags`, big-endian length, `payload`.
+    pub(in crate::rpc) fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![flags];
         frame.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
         frame.extend_from_slice(payload);
         frame
     }
 
-    fn chunked(bytes: Vec<u8>, size: usize) -> Body {
+    /// `bytes` as a body arriving in chunks of `size`.
+    pub(in crate::rpc) fn chunked(bytes: &[u8], size: usize) -> Body {
         let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
             .chunks(size)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
         Body::from_stream(futures::stream::iter(chunks))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::test_body::{chunked, envelope as framed};
+
+    fn envelope(payload: &[u8]) -> Vec<u8> {
+        framed(0, payload)
+    }
 
     #[tokio::test]
     async fn one_message_passes_whole_whatever_the_chunking() {
         let body = envelope(b"hello");
         for size in [1, 3, 5, 6, 64] {
-            let got = read(chunked(body.clone(), size), 16).await.unwrap();
+            let got = read(chunked(&body, size), 16).await.unwrap();
             assert_eq!(got.as_ref(), body.as_slice(), "chunks of {size}");
         }
         // An empty message is still one message.
         let empty = envelope(b"");
-        let got = read(chunked(empty.clone(), 2), 16).await.unwrap();
+        let got = read(chunked(&empty, 2), 16).await.unwrap();
         assert_eq!(got.as_ref(), empty.as_slice());
     }
 
@@ -99,7 +114,7 @@ mod tests {
         let mut two = envelope(b"a");
         two.extend(envelope(b"b"));
         for size in [1, 7, 64] {
-            let refused = read(chunked(two.clone(), size), 16).await;
+            let refused = read(chunked(&two, size), 16).await;
             assert!(matches!(refused, Err(Refusal::More)), "chunks of {size}");
         }
     }
@@ -108,7 +123,7 @@ mod tests {
     async fn an_over_limit_prefix_is_refused_from_the_header_alone() {
         // The payload never comes; the refusal does.
         let header = vec![0, 0, 0, 1, 0];
-        let refused = read(chunked(header, 5), 255).await;
+        let refused = read(chunked(&header, 5), 255).await;
         assert!(matches!(refused, Err(Refusal::TooLarge(256))));
     }
 
@@ -116,7 +131,7 @@ mod tests {
     async fn a_truncated_envelope_is_handed_on() {
         let mut body = envelope(b"hello");
         body.truncate(7);
-        let got = read(chunked(body.clone(), 3), 16).await.unwrap();
+        let got = read(chunked(&body, 3), 16).await.unwrap();
         assert_eq!(got.as_ref(), body.as_slice());
     }
 }

@@ -9,6 +9,7 @@ use connectrpc_axum::{ContentTypeSwitch, FromRequestPartsLayer, MakeServiceBuild
 use tonic::service::Routes;
 use tower::ServiceBuilder;
 
+use super::grpc_json::{self, JsonMethods};
 use super::{
     connect_timeout, content_type, early_answer, grpc_request, grpc_status, grpc_timeout,
     unary_gzip,
@@ -18,8 +19,8 @@ use super::{
 /// each configured with `accept_compressed(Gzip)` and
 /// `max_decoding_message_size(max_message)`) with `http` beside them:
 /// `application/grpc*` requests go to tonic (with gRPC-Web translation and
-/// `grpc-timeout`, after the checks tonic leaves out), everything else to
-/// axum. `descriptor_set` names every
+/// `grpc-timeout`, after the checks tonic leaves out; JSON ones transcoded
+/// per `json`), everything else to axum. `descriptor_set` names every
 /// method's kind for the content-type check.
 ///
 /// # Panics
@@ -29,9 +30,11 @@ pub fn protocols(
     connect: impl IntoIterator<Item = Router>,
     grpc: Routes,
     descriptor_set: &[u8],
+    json: JsonMethods,
     max_message: usize,
     http: Router,
 ) -> Router {
+    let json = Arc::new(json);
     // One limit for every protocol, checked before a message is buffered
     // and again on its decompressed size (gzip bombs).
     let methods = Arc::new(
@@ -68,6 +71,9 @@ pub fn protocols(
         .fallback_service(ContentTypeSwitch::new(grpc, connect))
         .layer(axum::middleware::from_fn(move |req, next| {
             grpc_request::check(methods.clone(), max_message, req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            grpc_json::transcode(json.clone(), max_message, req, next)
         }))
         .layer(axum::middleware::from_fn(early_answer::close_if_unread))
 }

@@ -66,6 +66,7 @@ fn router(max_message: usize) -> axum::Router {
         [connect],
         Routes::new(grpc),
         wire::FILE_DESCRIPTOR_SET,
+        service::json_methods(),
         max_message,
         axum::Router::new(),
     )

@@ -10,6 +10,8 @@ use connectrpc_axum::message::StreamBody;
 use connectrpc_axum::{Code, ConnectError, ConnectRequest, ConnectResponse, Streaming};
 use futures::{Stream, StreamExt};
 
+use envd::rpc::grpc_json::{JsonMethod, JsonMethods};
+
 use crate::any::Any;
 use crate::meta::Slot;
 use crate::wire::{
@@ -303,4 +305,36 @@ pub(crate) fn builder()
         .server_stream(server_stream)
         .client_stream(client_stream)
         .bidi_stream(bidi_stream)
+}
+
+/// Every method's messages for gRPC and gRPC-Web with the JSON codec.
+pub(crate) fn json_methods() -> JsonMethods {
+    use wire::{
+        BidiStreamRequest as BidiReq, BidiStreamResponse as BidiResp, UnimplementedRequest,
+        UnimplementedResponse,
+    };
+    const SERVICE: &str = "/connectrpc.conformance.v1.ConformanceService/";
+    let path = |method: &str| -> &'static str { format!("{SERVICE}{method}").leak() };
+    JsonMethods::default()
+        .with(
+            path("Unary"),
+            JsonMethod::of::<UnaryRequest, UnaryResponse>(),
+        )
+        .with(
+            path("IdempotentUnary"),
+            JsonMethod::of::<IdempotentUnaryRequest, IdempotentUnaryResponse>(),
+        )
+        .with(
+            path("ServerStream"),
+            JsonMethod::of::<ServerStreamRequest, ServerStreamResponse>(),
+        )
+        .with(
+            path("ClientStream"),
+            JsonMethod::of::<ClientStreamRequest, ClientStreamResponse>(),
+        )
+        .with(path("BidiStream"), JsonMethod::of::<BidiReq, BidiResp>())
+        .with(
+            path("Unimplemented"),
+            JsonMethod::of::<UnimplementedRequest, UnimplementedResponse>(),
+        )
 }
