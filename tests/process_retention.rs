@@ -22,7 +22,7 @@ async fn retained_exits_are_bounded_by_count_oldest_first() {
             .await;
         ends.push(run.assert_complete().clone());
     }
-    for i in 0..6 {
+    for (i, end) in ends.iter().enumerate() {
         let connected = envd
             .stream(CONNECT, by_tag(&format!("t{i}")), &[])
             .await
@@ -33,7 +33,7 @@ async fn retained_exits_are_bounded_by_count_oldest_first() {
             assert_eq!(code, "not_found", "t{i}: {message}");
         } else {
             assert_eq!(connected.kinds(), ["start", "end"], "t{i}: {connected:?}");
-            assert_eq!(connected.end().unwrap(), &ends[i], "t{i}");
+            assert_eq!(connected.end().unwrap(), end, "t{i}");
         }
     }
 }
