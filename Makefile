@@ -82,6 +82,20 @@ lint: setup-node ## rustfmt check, clippy -D warnings, buf lint, architecture ru
 	npm run typecheck -w @envd/sdk
 	node_modules/.bin/eslint .
 
+# cargo-deny is built once into .tmp/cargo-tools (about 5 minutes on 2 cores) and reused.
+CARGO_DENY_VERSION := 0.20.2
+CARGO_TOOLS := $(abspath .tmp/cargo-tools)
+CARGO_DENY := $(CARGO_TOOLS)/bin/cargo-deny
+
+$(CARGO_TOOLS)/.cargo-deny-$(CARGO_DENY_VERSION):
+	$(CARGO) install --locked --force --root $(CARGO_TOOLS) cargo-deny@$(CARGO_DENY_VERSION)
+	@touch $@
+
+.PHONY: deny
+deny: $(CARGO_TOOLS)/.cargo-deny-$(CARGO_DENY_VERSION) ## cargo-deny (deny.toml): licence allow-list, duplicate versions, sources; no advisory fetch
+	$(CARGO) fetch --locked --target $(RELEASE_TARGET)
+	$(CARGO_DENY) --offline --locked --workspace check licenses bans sources
+
 .PHONY: test-rust
 test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	./scripts/setup-lifecycle-tools.sh
@@ -138,7 +152,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint check-gen test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
+test: lint deny check-gen test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
