@@ -7,7 +7,8 @@
 //! so the watcher does: it peeks at the socket and, at EOF or an error,
 //! cancels the connection's [`Gone`] token, which ends its RPC streams
 //! (Go's server cancels the request context the same way). When hyper is
-//! done, the connection closes gracefully ([`linger`]).
+//! done, the connection closes gracefully ([`linger`]). Download bodies
+//! may be sent from their file here ([`sendfile`]).
 
 use std::io;
 use std::pin::Pin;
@@ -19,19 +20,26 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::sendfile::{self, Pending};
 use crate::sys;
 
 /// Cancelled when the client has closed (or reset) its side.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Gone(pub(super) CancellationToken);
 
-/// The connection as hyper's I/O.
+/// The connection as hyper's I/O. Placeholder bytes hyper writes are
+/// replaced by the file ranges queued in `pending` ([`sendfile`]).
 #[derive(Debug, Clone)]
-pub(super) struct Shared(Arc<TcpStream>);
+pub(super) struct Shared(Arc<TcpStream>, Arc<Pending>);
 
 impl Shared {
     pub(super) fn new(stream: TcpStream) -> Self {
-        Self(Arc::new(stream))
+        Self(Arc::new(stream), Arc::default())
+    }
+
+    /// The file ranges this connection's response bodies queue.
+    pub(super) fn pending(&self) -> &Arc<Pending> {
+        &self.1
     }
 
     /// Retries `write` until the socket takes bytes (or fails).
@@ -75,14 +83,31 @@ impl AsyncWrite for Shared {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if sendfile::is_placeholder(buf) {
+            return self.1.poll_send(&self.0, cx, buf.len());
+        }
         self.poll_write_with(cx, |stream| stream.try_write(buf))
     }
 
+    /// Writes the slices before the first placeholder, or sends file bytes
+    /// for a leading placeholder; hyper calls again for the rest.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let bufs = match bufs.iter().position(|b| !b.is_empty()) {
+            Some(first) => &bufs[first..],
+            None => return Poll::Ready(Ok(0)),
+        };
+        if sendfile::is_placeholder(&bufs[0]) {
+            return self.1.poll_send(&self.0, cx, bufs[0].len());
+        }
+        let end = bufs
+            .iter()
+            .position(|b| sendfile::is_placeholder(b))
+            .unwrap_or(bufs.len());
+        let bufs = &bufs[..end];
         self.poll_write_with(cx, |stream| stream.try_write_vectored(bufs))
     }
 

@@ -3,7 +3,10 @@
 //! idle keep-alive timeout longer than any upstream proxy's.
 
 mod connection;
+mod sendfile;
 mod until_gone;
+
+pub use sendfile::SendFile;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -82,7 +85,8 @@ pub async fn serve<S>(
             .map_request(|req: Request<Incoming>| req.map(Body::new))
             .map_response({
                 let gone = gone.clone();
-                move |response| until_gone::wrap(response, &gone)
+                let pending = stream.pending().clone();
+                move |response| until_gone::wrap(sendfile::take(response, &pending), &gone)
             });
         let connection = builder.serve_connection_with_upgrades(
             TokioIo::new(stream.clone()),

@@ -3,10 +3,13 @@
 //! gzip-compressed when the client prefers it.
 //!
 //! Multi-range requests are answered with `multipart/byteranges`, like Go;
-//! ranges that add up to more than the file are ignored (full 200).
+//! ranges that add up to more than the file are ignored (full 200). An
+//! identity GET of the whole file or one range also offers the file to
+//! the connection, which sends it by `sendfile(2)` on HTTP/1.x.
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::SeekFrom;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use async_compression::Level;
@@ -18,7 +21,7 @@ use axum::http::header::{
     CONTENT_RANGE, CONTENT_TYPE, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE,
     VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -31,13 +34,22 @@ use super::encoding::{self, Encoding};
 use super::range::{self, ByteRange, RangeError};
 use super::{Error, Params, content_type, disposition, lookup};
 use crate::auth::signing::Operation;
+use crate::server::SendFile;
 use crate::state::AppState;
 
 /// Read size when streaming from disk.
 const CHUNK: usize = 256 * 1024;
 
-pub(super) async fn get(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    match serve(&state, &uri, &headers).await {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    method: Method,
+    version: Version,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    // HEAD shares this handler; only a GET has a body to hand over.
+    let zero_copy = (method == Method::GET).then_some(version);
+    match serve(&state, &uri, &headers, zero_copy).await {
         Ok(response) => response,
         Err(crate::error::Error::Files(Error::RangeNotSatisfiable { size, no_overlap })) => {
             let err = Error::RangeNotSatisfiable { size, no_overlap };
@@ -63,6 +75,7 @@ async fn serve(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
+    zero_copy: Option<Version>,
 ) -> Result<Response, crate::error::Error> {
     let params = Params::parse(uri)?;
     params.authorize(state, headers, Operation::Read)?;
@@ -104,13 +117,19 @@ async fn serve(
             Ok((StatusCode::OK, response_headers, body).into_response())
         }
         Encoding::Identity => {
-            identity(file, &meta, &path, by_extension, headers, response_headers).await
+            let served = identity(file, &meta, &path, by_extension, headers, response_headers);
+            served.await.map(|(response, offer)| match offer {
+                Some(offer) => with_offer(response, offer, zero_copy),
+                None => response,
+            })
         }
     }
 }
 
 /// Stats (following symlinks) and opens `path` for reading. `O_NONBLOCK`
-/// keeps a FIFO swapped in after the stat from blocking the open.
+/// keeps a FIFO swapped in after the stat from blocking the open; it is
+/// cleared once the file is known to be regular, so `sendfile` never
+/// sees `EAGAIN` from the file.
 async fn open(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
@@ -141,10 +160,37 @@ async fn open(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
         .map_err(read_err)?;
     let meta = file.metadata().await.map_err(read_err)?;
     check(&meta)?;
+    nix::fcntl::fcntl(
+        &file,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(|e| read_err(e.into()))?;
     Ok((file, meta))
 }
 
+/// A file range the connection may send itself: the file, offset, length.
+type Offer = (std::fs::File, u64, u64);
+
+/// Attaches `offer` for the connection when the request allows it.
+fn with_offer(mut response: Response, offer: Offer, zero_copy: Option<Version>) -> Response {
+    let (file, offset, len) = offer;
+    if let Some(send) = zero_copy.and_then(|v| SendFile::offer(v, file, offset, len)) {
+        response.extensions_mut().insert(send);
+    }
+    response
+}
+
+/// A second descriptor for `file`, for an [`Offer`] (`None` if the
+/// process is out of descriptors: the response is streamed instead).
+fn duplicate(file: &File) -> Option<std::fs::File> {
+    file.as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+}
+
 /// Go `ServeContent`: conditionals, ranges, sniffed type, exact lengths.
+/// Whole-file and single-range answers come with their [`Offer`].
 async fn identity(
     mut file: File,
     meta: &std::fs::Metadata,
@@ -152,14 +198,16 @@ async fn identity(
     by_extension: Option<String>,
     request: &HeaderMap,
     mut headers: HeaderMap,
-) -> Result<Response, crate::error::Error> {
+) -> Result<(Response, Option<Offer>), crate::error::Error> {
     let size = meta.len();
     let modified = meta.modified().ok().and_then(conditional::last_modified);
     if let Some(modified) = modified {
         headers.insert(LAST_MODIFIED, value(&httpdate::fmt_http_date(modified)));
     }
     let use_range = match conditional::evaluate(request, modified) {
-        Outcome::NotModified => return Ok((StatusCode::NOT_MODIFIED, headers).into_response()),
+        Outcome::NotModified => {
+            return Ok(((StatusCode::NOT_MODIFIED, headers).into_response(), None));
+        }
         Outcome::Failed => return Err(Error::PreconditionFailed.into()),
         Outcome::Serve { use_range } => use_range,
     };
@@ -188,8 +236,9 @@ async fn identity(
         [] => {
             headers.insert(CONTENT_TYPE, value(&content_type));
             headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+            let offer = duplicate(&file).map(|dup| (dup, 0, size));
             let body = Body::from_stream(ReaderStream::with_capacity(file.take(size), CHUNK));
-            Ok((StatusCode::OK, headers, body).into_response())
+            Ok(((StatusCode::OK, headers, body).into_response(), offer))
         }
         [only] => {
             file.seek(SeekFrom::Start(only.start))
@@ -198,9 +247,13 @@ async fn identity(
             headers.insert(CONTENT_TYPE, value(&content_type));
             headers.insert(CONTENT_RANGE, value(&only.content_range(size)));
             headers.insert(CONTENT_LENGTH, HeaderValue::from(only.length));
+            let offer = duplicate(&file).map(|dup| (dup, only.start, only.length));
             let body =
                 Body::from_stream(ReaderStream::with_capacity(file.take(only.length), CHUNK));
-            Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
+            Ok((
+                (StatusCode::PARTIAL_CONTENT, headers, body).into_response(),
+                offer,
+            ))
         }
         _ => {
             let boundary = boundary();
@@ -210,7 +263,10 @@ async fn identity(
                 value(&format!("multipart/byteranges; boundary={boundary}")),
             );
             headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-            Ok((StatusCode::PARTIAL_CONTENT, headers, body).into_response())
+            Ok((
+                (StatusCode::PARTIAL_CONTENT, headers, body).into_response(),
+                None,
+            ))
         }
     }
 }
