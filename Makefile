@@ -100,6 +100,10 @@ deny: $(CARGO_TOOLS)/.cargo-deny-$(CARGO_DENY_VERSION) ## cargo-deny (deny.toml)
 breaking: setup-node ## buf breaking (WIRE_JSON): proto/ against the last release named in proto/RELEASED, from git history
 	./scripts/check-breaking.sh
 
+.PHONY: package-check
+package-check: setup-node ## cargo package envd-proto/envd-sdk (verified); npm pack @envd/sdk, installed into an empty project and imported
+	./scripts/package-check.sh
+
 .PHONY: test-rust
 test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
 	./scripts/setup-lifecycle-tools.sh
@@ -156,7 +160,7 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 	./tests/interop/run.sh
 
 .PHONY: test
-test: lint deny breaking check-gen test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
+test: lint deny breaking check-gen package-check test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
 bench: setup ## Benchmarks (print numbers; not part of CI)
