@@ -117,6 +117,7 @@ fn setup(args: &ChildArgs) -> Result<(), Failed> {
         unsafe { libc::syscall(libc::SYS_write, c_long::from(fd), c"0".as_ptr(), 1) };
     }
     lower_oom_priority();
+    normal_priority();
     // SAFETY: `groups` points to `ngroups` gids owned by the suspended
     // parent; the raw syscall changes only this process (glibc's wrapper
     // would signal every thread of envd).
@@ -164,6 +165,27 @@ fn lower_oom_priority() {
             libc::syscall(libc::SYS_write, fd, c"100".as_ptr(), 3);
             libc::syscall(libc::SYS_close, fd);
         }
+    }
+}
+
+/// Runs the child at nice 0 and best-effort I/O priority 4 whatever envd's
+/// own priority (E2B runs envd at nice -20; spec §7.1: children at nice 0,
+/// `ionice -c 2 -n 4`). Done before the credential drop, which lowering a
+/// positive nice needs; failures are ignored, as the wrapper's missing
+/// `nice`/`ionice` were.
+fn normal_priority() {
+    /// `IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4)`.
+    const BEST_EFFORT_4: c_long = (2 << 13) | 4;
+    // SAFETY: setpriority and ioprio_set take integers only and change
+    // only this process (who = 0).
+    unsafe {
+        libc::syscall(
+            libc::SYS_setpriority,
+            c_long::from(libc::PRIO_PROCESS),
+            0,
+            0,
+        );
+        libc::syscall(libc::SYS_ioprio_set, 1, 0, BEST_EFFORT_4);
     }
 }
 
