@@ -8,11 +8,23 @@ cd "$(dirname "$0")/.."
 VERSION=v1.0.5
 BIN=$PWD/.tmp/bin
 RUNNER=$BIN/connectconformance
-# Go as the machine ships it (/usr/local/go) or from Debian.
+# Go >= 1.24 (the suite's go.mod): the machine's (/usr/local/go), or the toolchain the Go module
+# proxy serves as a module (Debian 12's golang-go is 1.19), unpacked into .tmp/go.
 [[ -d /usr/local/go/bin ]] && PATH=/usr/local/go/bin:$PATH
-if ! command -v go >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+go_is_recent() {
+  command -v go >/dev/null 2>&1 &&
+    go env GOVERSION | awk -F'[go.]' '{ exit !($3 > 1 || ($3 == 1 && $4 >= 24)) }'
+}
+if ! go_is_recent; then
+  TOOLCHAIN=v0.0.1-go1.24.0.linux-amd64
+  if [[ ! -x .tmp/go/bin/go ]]; then
+    mkdir -p .tmp
+    curl -fsSL -o .tmp/go.zip "https://proxy.golang.org/golang.org/toolchain/@v/$TOOLCHAIN.zip"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' .tmp/go.zip .tmp/go-unpacked
+    rm -rf .tmp/go && mv ".tmp/go-unpacked/golang.org/toolchain@$TOOLCHAIN" .tmp/go
+    chmod +x .tmp/go/bin/* .tmp/go/pkg/tool/*/* && rm -rf .tmp/go.zip .tmp/go-unpacked
+  fi
+  PATH=$PWD/.tmp/go/bin:$PATH
 fi
 if [[ ! -x $RUNNER ]] || ! "$RUNNER" --version 2>/dev/null | grep -q "$VERSION"; then
   mkdir -p "$BIN"
