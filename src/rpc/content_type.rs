@@ -17,7 +17,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
 
-use super::one_message::{self, Refusal};
+use super::one_message;
 
 /// Whether a method streams its requests or responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,14 +162,7 @@ pub(super) async fn check(
     let (parts, body) = req.into_parts();
     match one_message::read(body, max_message).await {
         Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
-        Err(refusal) => {
-            let code = match refusal {
-                Refusal::TooLarge(_) => Code::ResourceExhausted,
-                Refusal::Gone(_) => Code::Canceled,
-                Refusal::None | Refusal::More => Code::Unimplemented,
-            };
-            ConnectError::new(code, refusal.to_string()).into_streaming_response(proto)
-        }
+        Err(refusal) => refusal.to_connect().into_streaming_response(proto),
     }
 }
 

@@ -70,13 +70,12 @@ pub(super) async fn check(
     match one_message::read(body, max_message).await {
         Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
         Err(refusal) => {
-            let status = match refusal {
-                Refusal::TooLarge(_) => tonic::Status::resource_exhausted(refusal.to_string()),
-                // A transcoding layer in front reports bad messages as statuses.
-                Refusal::Gone(ref e) => carried_status(e)
-                    .unwrap_or_else(|| tonic::Status::cancelled(refusal.to_string())),
-                Refusal::None | Refusal::More => tonic::Status::unimplemented(refusal.to_string()),
+            // A transcoding layer in front reports bad messages as statuses.
+            let carried = match &refusal {
+                Refusal::Gone(e) => carried_status(e),
+                _ => None,
             };
+            let status = carried.unwrap_or_else(|| refusal.to_connect().into());
             let mut response = status.into_http::<Body>();
             if let Ok(content_type) = HeaderValue::from_str(&essence) {
                 response.headers_mut().insert(CONTENT_TYPE, content_type);

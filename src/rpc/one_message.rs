@@ -10,6 +10,7 @@
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
+use connectrpc_axum::{Code, ConnectError};
 use futures::StreamExt;
 
 /// Length of a message's envelope header (flags, big-endian length).
@@ -30,6 +31,19 @@ pub(super) enum Refusal {
     /// The client went away mid-body.
     #[error("request body: {0}")]
     Gone(axum::Error),
+}
+
+impl Refusal {
+    /// The refusal as a Connect error, as connect-go answers it; the gRPC
+    /// adapter converts it with the library's `From<ConnectError>`.
+    pub(super) fn to_connect(&self) -> ConnectError {
+        let code = match self {
+            Self::TooLarge(_) => Code::ResourceExhausted,
+            Self::Gone(_) => Code::Canceled,
+            Self::None | Self::More => Code::Unimplemented,
+        };
+        ConnectError::new(code, self.to_string())
+    }
 }
 
 /// Reads a body that must hold exactly one enveloped message. A body that
