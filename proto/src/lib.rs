@@ -33,6 +33,11 @@ mod generated {
                 include!("gen/envd.handover.v1.rs");
             }
         }
+        pub mod pty {
+            pub mod v1 {
+                include!("gen/envd.pty.v1.rs");
+            }
+        }
     }
 }
 

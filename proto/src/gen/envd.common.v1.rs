@@ -87,6 +87,15 @@ pub enum ErrorReason {
     UpgradeFailed = 103,
     /// The request body is larger than the endpoint accepts.
     PayloadTooLarge = 104,
+    /// Terminals (`envd.pty.v1`), numbered apart as well.
+    /// A Send batch waited too long for an earlier batch that never arrived.
+    SequenceGap = 200,
+    /// A Send batch's sequence number is 0 or too far ahead of the last applied.
+    SequenceOutOfRange = 201,
+    /// Too many Send batches are waiting for this terminal.
+    SequenceBacklog = 202,
+    /// An Attach offset lies beyond what the stream has produced.
+    OffsetOutOfRange = 203,
 }
 impl ErrorReason {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -132,6 +141,10 @@ impl ErrorReason {
             Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
             Self::UpgradeFailed => "ERROR_REASON_UPGRADE_FAILED",
             Self::PayloadTooLarge => "ERROR_REASON_PAYLOAD_TOO_LARGE",
+            Self::SequenceGap => "ERROR_REASON_SEQUENCE_GAP",
+            Self::SequenceOutOfRange => "ERROR_REASON_SEQUENCE_OUT_OF_RANGE",
+            Self::SequenceBacklog => "ERROR_REASON_SEQUENCE_BACKLOG",
+            Self::OffsetOutOfRange => "ERROR_REASON_OFFSET_OUT_OF_RANGE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -174,6 +187,10 @@ impl ErrorReason {
             "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Some(Self::HandoverSchemaRejected),
             "ERROR_REASON_UPGRADE_FAILED" => Some(Self::UpgradeFailed),
             "ERROR_REASON_PAYLOAD_TOO_LARGE" => Some(Self::PayloadTooLarge),
+            "ERROR_REASON_SEQUENCE_GAP" => Some(Self::SequenceGap),
+            "ERROR_REASON_SEQUENCE_OUT_OF_RANGE" => Some(Self::SequenceOutOfRange),
+            "ERROR_REASON_SEQUENCE_BACKLOG" => Some(Self::SequenceBacklog),
+            "ERROR_REASON_OFFSET_OUT_OF_RANGE" => Some(Self::OffsetOutOfRange),
             _ => None,
         }
     }
@@ -320,6 +337,10 @@ impl serde::Serialize for ErrorReason {
             Self::HandoverSchemaRejected => "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
             Self::UpgradeFailed => "ERROR_REASON_UPGRADE_FAILED",
             Self::PayloadTooLarge => "ERROR_REASON_PAYLOAD_TOO_LARGE",
+            Self::SequenceGap => "ERROR_REASON_SEQUENCE_GAP",
+            Self::SequenceOutOfRange => "ERROR_REASON_SEQUENCE_OUT_OF_RANGE",
+            Self::SequenceBacklog => "ERROR_REASON_SEQUENCE_BACKLOG",
+            Self::OffsetOutOfRange => "ERROR_REASON_OFFSET_OUT_OF_RANGE",
         };
         serializer.serialize_str(variant)
     }
@@ -368,6 +389,10 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
             "ERROR_REASON_HANDOVER_SCHEMA_REJECTED",
             "ERROR_REASON_UPGRADE_FAILED",
             "ERROR_REASON_PAYLOAD_TOO_LARGE",
+            "ERROR_REASON_SEQUENCE_GAP",
+            "ERROR_REASON_SEQUENCE_OUT_OF_RANGE",
+            "ERROR_REASON_SEQUENCE_BACKLOG",
+            "ERROR_REASON_OFFSET_OUT_OF_RANGE",
         ];
 
         struct GeneratedVisitor;
@@ -445,6 +470,10 @@ impl<'de> serde::Deserialize<'de> for ErrorReason {
                     "ERROR_REASON_HANDOVER_SCHEMA_REJECTED" => Ok(ErrorReason::HandoverSchemaRejected),
                     "ERROR_REASON_UPGRADE_FAILED" => Ok(ErrorReason::UpgradeFailed),
                     "ERROR_REASON_PAYLOAD_TOO_LARGE" => Ok(ErrorReason::PayloadTooLarge),
+                    "ERROR_REASON_SEQUENCE_GAP" => Ok(ErrorReason::SequenceGap),
+                    "ERROR_REASON_SEQUENCE_OUT_OF_RANGE" => Ok(ErrorReason::SequenceOutOfRange),
+                    "ERROR_REASON_SEQUENCE_BACKLOG" => Ok(ErrorReason::SequenceBacklog),
+                    "ERROR_REASON_OFFSET_OUT_OF_RANGE" => Ok(ErrorReason::OffsetOutOfRange),
                     _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
                 }
             }

@@ -39,6 +39,7 @@ pub const TARGETS: &[Target] = &[
             "filesystem/filesystem.proto",
             "envd/common/v1/error.proto",
             "envd/handover/v1/handover.proto",
+            "envd/pty/v1/pty.proto",
         ],
         out_dir: "proto/src/gen",
         // The SDKs accept only `Z` timestamps; pbjson-types writes `+00:00`.
