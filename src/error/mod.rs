@@ -140,6 +140,9 @@ impl Error {
                 | P::WritePty(_)
                 | P::Resize(_)
                 | P::Signal(_) => Code::Internal,
+                P::SequenceGap { .. } => Code::Aborted,
+                P::SequenceOutOfRange { .. } | P::OffsetOutOfRange { .. } => Code::OutOfRange,
+                P::SequenceBacklog { .. } => Code::ResourceExhausted,
             },
             Self::Stream(process::Fault::FellBehind(_)) => Code::ResourceExhausted,
             Self::Stream(process::Fault::Closed) => Code::Unavailable,

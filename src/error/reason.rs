@@ -71,6 +71,10 @@ fn process_reason(e: &process::Error) -> R {
         P::StdinClosed => R::StdinClosed,
         P::Io(source) | P::WriteStdin(source) | P::WritePty(source) => io_reason(source),
         P::Resize(_) | P::Signal(_) => R::Internal,
+        P::SequenceGap { .. } => R::SequenceGap,
+        P::SequenceOutOfRange { .. } => R::SequenceOutOfRange,
+        P::SequenceBacklog { .. } => R::SequenceBacklog,
+        P::OffsetOutOfRange { .. } => R::OffsetOutOfRange,
     }
 }
 

@@ -144,4 +144,40 @@ pub enum Error {
     /// kill(2) failed.
     #[error("error sending signal: {0}")]
     Signal(nix::Error),
+    /// A terminal input batch waited its whole allowance for an earlier one.
+    #[error("batch {seq} waited {waited:?} for batch {missing}, which never arrived")]
+    SequenceGap {
+        /// The waiting batch.
+        seq: u64,
+        /// The first batch not yet applied.
+        missing: u64,
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
+    /// A terminal input batch numbered 0 or too far ahead of the last applied.
+    #[error("batch {seq} is out of range: the last applied batch is {last_applied} and at most {window} may wait ahead of it")]
+    SequenceOutOfRange {
+        /// The batch.
+        seq: u64,
+        /// The last batch applied.
+        last_applied: u64,
+        /// How far ahead a batch may be.
+        window: u64,
+    },
+    /// Too many batches wait for one terminal.
+    #[error("{waiting} batches already wait for earlier ones on this terminal")]
+    SequenceBacklog {
+        /// How many wait.
+        waiting: usize,
+    },
+    /// A replay offset beyond what the stream has produced.
+    #[error("offset {offset} is beyond the {produced} bytes the {stream} stream has produced")]
+    OffsetOutOfRange {
+        /// The requested offset.
+        offset: u64,
+        /// Bytes produced so far.
+        produced: u64,
+        /// Which stream.
+        stream: &'static str,
+    },
 }
