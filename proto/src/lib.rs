@@ -1,6 +1,11 @@
 //! The envd wire contract: messages, JSON mapping, Connect handler builders
 //! and gRPC stubs, generated from `proto/` by `tools/codegen`.
 //!
+//! Features, like tonic's own: the messages, their JSON mapping and
+//! [`signing`] are always there; `client` adds the tonic client stubs
+//! (`*_client`); `server` adds the Connect handler builders (`*_connect`),
+//! the tonic server stubs (`*_server`) and [`FILE_DESCRIPTOR_SET`].
+//!
 //! The package names (`process`, `filesystem`) carry no version suffix
 //! because existing clients call `/process.Process/Start` and friends.
 
@@ -47,4 +52,5 @@ pub mod wkt;
 pub use generated::{envd, filesystem, process};
 
 /// Serialized `FileDescriptorSet` of every envd proto, for gRPC reflection.
+#[cfg(feature = "server")]
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor.bin");
