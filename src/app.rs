@@ -13,9 +13,10 @@ use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AccessToken, AuthLayer};
+use crate::auth::AccessToken;
 use crate::config::{Config, RuntimeDefaults};
 use crate::host::{self, Host};
+use crate::http::guard::AuthLayer;
 use crate::identity;
 use crate::process::{self, Mode, ProcessConfig, ProcessManager, Reaper, StartSpec};
 use crate::state::AppState;
@@ -60,11 +61,14 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(7200))
 }
 
-/// Every route (RPC and plain HTTP) with the shared layers: CORS outermost
-/// (preflights need no token), then tracing, then the access-token guard,
-/// which sits outside routing so RPC and unknown paths are guarded too.
+/// Every route with the shared layers: the plain-HTTP routes beside the
+/// RPC service (which answers every other path), so neither passes
+/// through the other's layers; around both, CORS outermost (preflights
+/// need no token), then tracing, then the access-token guard, which sits
+/// outside routing so RPC and unknown paths are guarded too.
 pub fn router(state: &AppState) -> Router {
-    rpc::service(state, http::router(state.clone()))
+    http::router(state.clone())
+        .merge(rpc::service(state))
         .layer(AuthLayer::new(state.token.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(cors())

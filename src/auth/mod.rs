@@ -1,11 +1,10 @@
-//! Access control: the access token set by `/init`, the guard applied to
-//! every route, and signed `/files` URLs.
+//! Access control: the access token set by `/init`, its checks, and signed
+//! `/files` URLs. The guard that applies the token to every request is an
+//! adapter (`http::guard`).
 
 pub mod init;
-pub mod layer;
 pub mod signing;
 pub mod token;
 
 pub use init::InitTokenError;
-pub use layer::{AuthLayer, Unauthorized};
-pub use token::AccessToken;
+pub use token::{AccessToken, Unauthorized};

@@ -61,6 +61,11 @@ impl AccessToken {
     }
 }
 
+/// A request without the right token while one is set.
+#[derive(Debug, thiserror::Error)]
+#[error("unauthorized access, please provide a valid access token or method signing if supported")]
+pub struct Unauthorized;
+
 #[cfg(test)]
 mod tests {
     use super::*;

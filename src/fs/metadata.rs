@@ -20,6 +20,35 @@ pub type Metadata = BTreeMap<String, String>;
 /// Prefix of the extended attributes that hold metadata.
 pub const XATTR_PREFIX: &str = "user.e2b.";
 
+/// The longest key: `user.e2b.` plus the key fit `XATTR_NAME_MAX` (255).
+pub const MAX_KEY: usize = 246;
+/// The most bytes all names and values may take together.
+pub const MAX_TOTAL: usize = 4096;
+
+/// Why the metadata headers were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    /// A key with a byte outside printable ASCII.
+    #[error("key {0:?} contains characters other than printable ASCII")]
+    KeyNotPrintable(String),
+    /// A value with a byte outside printable ASCII.
+    #[error("value of key {0:?} contains characters other than printable ASCII")]
+    ValueNotPrintable(String),
+    /// A key longer than [`MAX_KEY`] bytes.
+    #[error("key {key:?} is {len} bytes long, more than {MAX_KEY}")]
+    KeyTooLong {
+        /// The key.
+        key: String,
+        /// Its length.
+        len: usize,
+    },
+    /// More than [`MAX_TOTAL`] bytes of names and values.
+    #[error(
+        "metadata takes {0} bytes (names with the user.e2b. prefix and values), more than {MAX_TOTAL}"
+    )]
+    TooLarge(usize),
+}
+
 /// Namespace of the extended attributes any user may set on own files.
 const USER_NAMESPACE: &str = "user.";
 

@@ -1,5 +1,6 @@
 //! Filesystem domain: path resolution for a user (used by every path and
-//! cwd input), and the operations behind `filesystem.Filesystem`, `/files` and `/files/compose`.
+//! cwd input), and the operations behind `filesystem.Filesystem`, `/files` (`read`,
+//! `write`) and `/files/compose`.
 
 pub mod compose;
 pub mod dirs;
@@ -8,6 +9,7 @@ mod error;
 pub mod metadata;
 pub mod ops;
 pub mod path;
+pub mod read;
 pub mod watch;
 pub mod write;
 

@@ -262,7 +262,11 @@ mod tests {
     }
 
     fn status(body: &str) -> u16 {
-        parse(body.as_bytes()).unwrap_err().status().as_u16()
+        parse(body.as_bytes())
+            .unwrap_err()
+            .classify()
+            .status
+            .as_u16()
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod envs;
 pub mod files;
 mod freeze;
 mod fsfreeze;
+pub mod guard;
 mod health;
 mod init;
 mod metrics;
@@ -26,7 +27,8 @@ pub mod fuzz {
 
 use crate::state::AppState;
 
-/// Every plain-HTTP route.
+/// Every plain-HTTP route. Only these paths are answered: `app` mounts
+/// the RPC service beside them for every other path.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::get))
@@ -42,4 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/upgrade", post(upgrade::post))
         .merge(files::routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn(
+            crate::server::early_answer::close_if_unread,
+        ))
 }

@@ -1,7 +1,8 @@
 //! Honours `grpc-timeout` for gRPC and gRPC-Web calls (the Connect layer
 //! only reads `Connect-Timeout-Ms`). At the deadline a pending call answers
 //! `DEADLINE_EXCEEDED`, and a running stream ends with that status in its
-//! trailers; tonic-web turns those into a gRPC-Web trailer frame.
+//! trailers; tonic-web turns those into a gRPC-Web trailer frame. The
+//! status comes from the error table ([`Error::DeadlineExceeded`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -15,6 +16,7 @@ use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{Layer, Service};
 
 use super::context::parse_grpc_timeout;
+use crate::error::Error;
 
 /// Adds the deadline behaviour to a gRPC service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,14 +35,8 @@ pub struct GrpcTimeout<S> {
     inner: S,
 }
 
-const DEADLINE_EXCEEDED: &str = "4";
-const MESSAGE: &str = "deadline exceeded";
-
 fn deadline_trailers() -> HeaderMap {
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static(DEADLINE_EXCEEDED));
-    trailers.insert("grpc-message", HeaderValue::from_static(MESSAGE));
-    trailers
+    Error::DeadlineExceeded.grpc_status_headers()
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcTimeout<S>

@@ -5,7 +5,6 @@
 mod connect_timeout;
 mod content_type;
 pub mod context;
-mod early_answer;
 mod filesystem;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
@@ -28,10 +27,11 @@ use tonic::service::Routes;
 use crate::state::AppState;
 use grpc_json::{JsonMethod, JsonMethods};
 
-/// Every RPC service on every protocol, with `http` (the plain endpoints)
-/// served beside them: `application/grpc*` requests go to tonic (with
-/// gRPC-Web translation and `grpc-timeout`), everything else to axum.
-pub fn service(state: &AppState, http: Router) -> Router {
+/// Every RPC service on every protocol: `application/grpc*` requests go to
+/// tonic (with gRPC-Web translation and `grpc-timeout`), everything else to
+/// connectrpc-axum. Answers any path; `app` mounts the plain-HTTP routes
+/// beside it, so they never pass through the RPC layers.
+pub fn service(state: &AppState) -> Router {
     let (process_router, process_grpc) = ProcessServiceTonicCompatibleBuilder::new()
         .list(process::list)
         .connect(process::connect)
@@ -82,7 +82,6 @@ pub fn service(state: &AppState, http: Router) -> Router {
         envd_proto::FILE_DESCRIPTOR_SET,
         json_methods(),
         max_message,
-        http,
     )
 }
 

@@ -10,17 +10,15 @@ use tonic::service::Routes;
 use tower::ServiceBuilder;
 
 use super::grpc_json::{self, JsonMethods};
-use super::{
-    connect_timeout, content_type, early_answer, grpc_request, grpc_status, grpc_timeout,
-    unary_gzip,
-};
+use super::{connect_timeout, content_type, grpc_request, grpc_status, grpc_timeout, unary_gzip};
+use crate::server::early_answer;
 
 /// Serves the Connect routers (`connect`) and their tonic twins (`grpc`,
 /// each configured with `accept_compressed(Gzip)` and
-/// `max_decoding_message_size(max_message)`) with `http` beside them:
-/// `application/grpc*` requests go to tonic (with gRPC-Web translation and
-/// `grpc-timeout`, after the checks tonic leaves out; JSON ones transcoded
-/// per `json`), everything else to axum. `descriptor_set` names every
+/// `max_decoding_message_size(max_message)`): `application/grpc*` requests
+/// go to tonic (with gRPC-Web translation and `grpc-timeout`, after the
+/// checks tonic leaves out; JSON ones transcoded per `json`), everything
+/// else to connectrpc-axum. Every path is answered (unknown ones 404). `descriptor_set` names every
 /// method's kind for the content-type check.
 ///
 /// # Panics
@@ -32,7 +30,6 @@ pub fn protocols(
     descriptor_set: &[u8],
     json: JsonMethods,
     max_message: usize,
-    http: Router,
 ) -> Router {
     let json = Arc::new(json);
     // One limit for every protocol, checked before a message is buffered
@@ -46,7 +43,6 @@ pub fn protocols(
         builder = builder.add_router(router);
     }
     let connect = builder
-        .add_axum_router_raw(http)
         .build()
         .layer(axum::middleware::map_request(
             |req: axum::extract::Request| async move { connect_timeout::zero_means_none(req) },

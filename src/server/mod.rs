@@ -3,6 +3,7 @@
 //! idle keep-alive timeout longer than any upstream proxy's.
 
 mod connection;
+pub mod early_answer;
 mod sendfile;
 mod until_gone;
 

@@ -68,7 +68,6 @@ fn router(max_message: usize) -> axum::Router {
         wire::FILE_DESCRIPTOR_SET,
         service::json_methods(),
         max_message,
-        axum::Router::new(),
     )
     .layer(axum::middleware::from_fn(meta::layer))
 }

@@ -34,6 +34,7 @@ use super::encoding::{self, Encoding};
 use super::range::{self, ByteRange, RangeError};
 use super::{Error, Params, content_type, disposition, lookup};
 use crate::auth::signing::Operation;
+use crate::fs::read;
 use crate::server::SendFile;
 use crate::state::AppState;
 
@@ -86,7 +87,7 @@ async fn serve(
         &user.home,
         defaults.workdir.as_deref(),
     )?;
-    let (file, meta) = open(&path).await?;
+    let (file, meta) = crate::fs::read::open(&path).await.map_err(Error::from)?;
 
     let accept = header(headers, &ACCEPT_ENCODING);
     let mut chosen = encoding::negotiate(accept).ok_or(Error::NoAcceptableEncoding)?;
@@ -124,48 +125,6 @@ async fn serve(
             })
         }
     }
-}
-
-/// Stats (following symlinks) and opens `path` for reading. `O_NONBLOCK`
-/// keeps a FIFO swapped in after the stat from blocking the open; it is
-/// cleared once the file is known to be regular, so `sendfile` never
-/// sees `EAGAIN` from the file.
-async fn open(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
-    let read_err = |source| Error::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let check = |meta: &std::fs::Metadata| {
-        if meta.is_dir() {
-            Err(Error::IsDirectory(path.to_owned()))
-        } else if !meta.is_file() {
-            Err(Error::NotRegularFile(path.to_owned()))
-        } else {
-            Ok(())
-        }
-    };
-    let meta = tokio::fs::metadata(path).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound(path.to_owned())
-        } else {
-            read_err(e)
-        }
-    })?;
-    check(&meta)?;
-    let file = tokio::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .await
-        .map_err(read_err)?;
-    let meta = file.metadata().await.map_err(read_err)?;
-    check(&meta)?;
-    nix::fcntl::fcntl(
-        &file,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-    )
-    .map_err(|e| read_err(e.into()))?;
-    Ok((file, meta))
 }
 
 /// A file range the connection may send itself: the file, offset, length.
@@ -228,10 +187,7 @@ async fn identity(
     if ranges.iter().map(|r| r.length).sum::<u64>() > size {
         ranges.clear();
     }
-    let read_err = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| Error::from(read::Error::io(path, source));
     match ranges.as_slice() {
         [] => {
             headers.insert(CONTENT_TYPE, value(&content_type));
@@ -271,19 +227,9 @@ async fn identity(
     }
 }
 
-/// Reads up to 512 bytes for `DetectContentType`, then rewinds.
+/// `DetectContentType` of the file's first bytes.
 async fn sniff(file: &mut File, path: &Path) -> Result<&'static str, Error> {
-    let read_err = |source| Error::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut head = Vec::with_capacity(content_type::SNIFF_LEN);
-    (&mut *file)
-        .take(content_type::SNIFF_LEN as u64)
-        .read_to_end(&mut head)
-        .await
-        .map_err(read_err)?;
-    file.seek(SeekFrom::Start(0)).await.map_err(read_err)?;
+    let head = read::head(file, path, content_type::SNIFF_LEN).await?;
     Ok(content_type::sniff(&head))
 }
 

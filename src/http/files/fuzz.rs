@@ -62,10 +62,14 @@ pub fn metadata(data: &[u8]) {
     if let Ok(parsed) = metadata::from_headers(&headers) {
         let total: usize = parsed.iter().map(|(k, v)| k.len() + v.len()).sum();
         assert!(
-            total <= metadata::MAX_TOTAL,
+            total <= crate::fs::metadata::MAX_TOTAL,
             "{total} bytes of metadata accepted"
         );
-        assert!(parsed.keys().all(|k| k.len() <= metadata::MAX_KEY));
+        assert!(
+            parsed
+                .keys()
+                .all(|k| k.len() <= crate::fs::metadata::MAX_KEY)
+        );
     }
 }
 

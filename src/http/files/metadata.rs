@@ -4,39 +4,10 @@
 
 use axum::http::HeaderMap;
 
-use crate::fs::metadata::{Metadata, XATTR_PREFIX};
+use crate::fs::metadata::{Invalid, MAX_KEY, MAX_TOTAL, Metadata, XATTR_PREFIX};
 
 /// The header name prefix (header names arrive lowercased).
 const HEADER_PREFIX: &str = "x-metadata-";
-/// The longest key: `user.e2b.` plus the key fit `XATTR_NAME_MAX` (255).
-pub(crate) const MAX_KEY: usize = 246;
-/// The most bytes all names and values may take together.
-pub(crate) const MAX_TOTAL: usize = 4096;
-
-/// Why the metadata headers were refused.
-#[derive(Debug, thiserror::Error)]
-pub enum Invalid {
-    /// A key with a byte outside printable ASCII.
-    #[error("key {0:?} contains characters other than printable ASCII")]
-    KeyNotPrintable(String),
-    /// A value with a byte outside printable ASCII.
-    #[error("value of key {0:?} contains characters other than printable ASCII")]
-    ValueNotPrintable(String),
-    /// A key longer than [`MAX_KEY`] bytes.
-    #[error("key {key:?} is {len} bytes long, more than {MAX_KEY}")]
-    KeyTooLong {
-        /// The key.
-        key: String,
-        /// Its length.
-        len: usize,
-    },
-    /// More than [`MAX_TOTAL`] bytes of names and values.
-    #[error(
-        "metadata takes {0} bytes (names with the user.e2b. prefix and values), more than {MAX_TOTAL}"
-    )]
-    TooLarge(usize),
-}
-
 fn printable(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| (0x20..=0x7E).contains(b))
 }

@@ -1,7 +1,9 @@
-//! The access-token guard (spec §6.1): a tower layer applied to the whole
-//! router, inside CORS (so preflights pass) and outside routing (so RPC and
-//! unknown paths are covered too). While a token is set, every request must
-//! carry it in `X-Access-Token` unless its method and exact path are exempt.
+//! The access-token guard (spec §6.1): a tower layer `app` applies to the
+//! whole router, inside CORS (so preflights pass) and outside routing (so
+//! RPC and unknown paths are covered too). While a token is set, every
+//! request must carry it in `X-Access-Token` unless its method and exact
+//! path are exempt. An adapter like the routes beside it: the token itself
+//! lives in `auth`, the answer in `error`.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,15 +13,10 @@ use axum::response::{IntoResponse, Response};
 use futures::future::{BoxFuture, Either};
 use http::{Method, Request};
 
-use super::AccessToken;
+use crate::auth::{AccessToken, Unauthorized};
 
 /// The header that carries the token.
 pub const TOKEN_HEADER: &str = "x-access-token";
-
-/// A request without the right token while one is set.
-#[derive(Debug, thiserror::Error)]
-#[error("unauthorized access, please provide a valid access token or method signing if supported")]
-pub struct Unauthorized;
 
 /// Routes that never need the token: health checks, `/files` (which checks
 /// the token or a signature itself), `/init` (which validates the token in
@@ -98,7 +95,7 @@ where
                 .cloned();
             let body = request.into_body().into_data_stream();
             Either::Right(Box::pin(async move {
-                crate::http::drain::discard(body).await;
+                super::drain::discard(body).await;
                 let error = crate::error::Error::from(Unauthorized);
                 Ok(match grpc {
                     Some(content_type) => error.into_grpc_response(&content_type),

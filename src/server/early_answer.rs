@@ -4,7 +4,9 @@
 //! the connection, so hyper closes it afterwards. Saying so with
 //! `Connection: close` lets the client open a new connection for its next
 //! call instead of sending it on one that is about to close, which Go's
-//! client reports as `unavailable: server closed idle connection`.
+//! client reports as `unavailable: server closed idle connection`. Both
+//! the RPC stack and the plain-HTTP routes answer early (an upload refused
+//! from its headers), so the layer belongs to the connection's tier.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use http::{HeaderValue, Version, header::CONNECTION};
 use http_body::{Body as _, Frame, SizeHint};
 
 /// Marks HTTP/1.x answers given before the request body ended.
-pub(super) async fn close_if_unread(req: Request, next: Next) -> Response {
+pub async fn close_if_unread(req: Request, next: Next) -> Response {
     if req.version() >= Version::HTTP_2 {
         return next.run(req).await;
     }
