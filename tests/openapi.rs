@@ -158,3 +158,46 @@ async fn envd_answers_exactly_the_documented_methods() {
         assert_eq!(allow, methods, "methods of {path}");
     }
 }
+
+/// A real error body holds exactly the documented `Error` properties, the required ones among
+/// them, each of its documented type; `connectCode` is one of the documented codes.
+#[tokio::test]
+async fn error_bodies_match_the_documented_schema() {
+    let doc = document();
+    let schema = &doc["components"]["schemas"]["Error"];
+    let properties = schema["properties"].as_object().unwrap();
+    let envd = Envd::start();
+    let missing = envd.scratch().join("no-such-file");
+    let response = envd
+        .http
+        .get(envd.url("/files"))
+        .query(&[("path", missing.to_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    let body = body.as_object().unwrap();
+    let keys: BTreeSet<&String> = body.keys().collect();
+    assert_eq!(keys, properties.keys().collect(), "{body:?}");
+    for required in schema["required"].as_array().unwrap() {
+        assert!(body.contains_key(required.as_str().unwrap()), "{required}");
+    }
+    for (name, value) in body {
+        let kind = match value {
+            Value::Number(_) => "integer",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            _ => "other",
+        };
+        assert_eq!(properties[name]["type"], kind, "{name}: {value}");
+    }
+    assert_eq!(body["code"], 404);
+    assert_eq!(body["connectCode"], "not_found");
+    assert!(
+        properties["connectCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&body["connectCode"])
+    );
+}

@@ -6,16 +6,14 @@
 // conformance/adapters/<sdk>/. Run the suite with it:
 //   node conformance/runner/run.mjs --sdk ref
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const BASE = process.env.ENVD_URL;
 if (!BASE) { process.stderr.write('ENVD_URL is not set\n'); process.exit(2); }
 
-const HTTP_CODES = {
-  400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found',
-  409: 'already_exists', 416: 'out_of_range', 429: 'resource_exhausted', 500: 'internal',
-  502: 'unavailable', 503: 'unavailable', 507: 'resource_exhausted',
-};
+// The code of a plain-HTTP failure whose body names none: the table both SDKs share.
+const HTTP_FALLBACK = JSON.parse(readFileSync(new URL('../http-status-fallback.json', import.meta.url), 'utf8'));
 
 class OpError extends Error {
   constructor(code, message, httpStatus, reason) {
@@ -81,7 +79,9 @@ function reasonOf(j) {
 function bodyError(status, text, { connect = true } = {}) {
   let j = {};
   try { j = JSON.parse(text); } catch { /* not JSON */ }
-  const code = connect && typeof j.code === 'string' ? j.code : HTTP_CODES[status] ?? 'unknown';
+  // A Connect body names its code in `code`; a plain-HTTP body in `connectCode` (`code` is the status).
+  const named = connect ? j.code : j.connectCode;
+  const code = typeof named === 'string' ? named : HTTP_FALLBACK.codes[status] ?? HTTP_FALLBACK.otherwise;
   return new OpError(code, j.message ?? text, status, reasonOf(j));
 }
 

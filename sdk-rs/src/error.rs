@@ -45,7 +45,8 @@ fn reason_from_details(details: &[u8]) -> Option<ErrorReason> {
 
 /// A Connect (and gRPC) status code.
 ///
-/// Plain-HTTP failures (`/files`, `/init`, …) are mapped to a code too; see
+/// Plain-HTTP failures (`/files`, `/init`, …) carry one too: envd's JSON
+/// error body names it (`connectCode`); a body without one falls back to
 /// [`Code::from_http_status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -107,25 +108,35 @@ impl Code {
         }
     }
 
-    /// The code for a failed plain-HTTP response: 400 invalid_argument,
-    /// 401 unauthenticated, 403 permission_denied, 404 not_found,
-    /// 409 already_exists, 416 out_of_range, 429 and 507
-    /// resource_exhausted, 500 internal, 502/503 unavailable, 504
-    /// deadline_exceeded, 501 unimplemented; anything else unknown.
+    /// The code named `name` on the wire (`"not_found"`), as envd's JSON
+    /// error bodies carry it in `connectCode`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
+    /// The fallback for a failed plain-HTTP response whose body names no
+    /// code (`/init`'s plain text, a proxy's 502, an older envd): 400 and
+    /// 406 invalid_argument, 401 unauthenticated, 403 permission_denied,
+    /// 404 not_found, 408 and 504 deadline_exceeded, 409 already_exists,
+    /// 412 failed_precondition, 413, 429 and 507 resource_exhausted, 416
+    /// out_of_range, 499 canceled, 500 internal, 501 unimplemented, 502 and
+    /// 503 unavailable; anything else unknown. The same table as sdk-ts's,
+    /// both tested against `conformance/http-status-fallback.json`.
     pub fn from_http_status(status: u16) -> Self {
         match status {
-            400 | 405 | 406 | 411 | 413 | 415 => Self::InvalidArgument,
+            400 | 406 => Self::InvalidArgument,
             401 => Self::Unauthenticated,
             403 => Self::PermissionDenied,
             404 => Self::NotFound,
+            408 | 504 => Self::DeadlineExceeded,
             409 => Self::AlreadyExists,
+            412 => Self::FailedPrecondition,
+            413 | 429 | 507 => Self::ResourceExhausted,
             416 => Self::OutOfRange,
-            429 | 507 => Self::ResourceExhausted,
             499 => Self::Canceled,
             500 => Self::Internal,
             501 => Self::Unimplemented,
             502 | 503 => Self::Unavailable,
-            504 => Self::DeadlineExceeded,
             _ => Self::Unknown,
         }
     }
@@ -152,6 +163,26 @@ impl Code {
         }
     }
 }
+
+/// Every code, for [`Code::from_name`].
+const ALL: [Code; 16] = [
+    Code::Canceled,
+    Code::Unknown,
+    Code::InvalidArgument,
+    Code::DeadlineExceeded,
+    Code::NotFound,
+    Code::AlreadyExists,
+    Code::PermissionDenied,
+    Code::ResourceExhausted,
+    Code::FailedPrecondition,
+    Code::Aborted,
+    Code::OutOfRange,
+    Code::Unimplemented,
+    Code::Internal,
+    Code::Unavailable,
+    Code::DataLoss,
+    Code::Unauthenticated,
+];
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -203,8 +234,11 @@ impl Error {
         copy
     }
 
-    pub(crate) fn http(status: u16, message: impl Into<String>) -> Self {
-        let mut error = Self::new(Code::from_http_status(status), message);
+    /// A failed plain-HTTP response: `code` is the body's `connectCode`,
+    /// else the status's fallback.
+    pub(crate) fn http(status: u16, code: Option<Code>, message: impl Into<String>) -> Self {
+        let code = code.unwrap_or_else(|| Code::from_http_status(status));
+        let mut error = Self::new(code, message);
         error.inner.http_status = Some(status);
         error
     }
@@ -347,26 +381,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
+    /// The fallback is the shared table, status for status.
     #[test]
-    fn http_status_table_matches_the_conformance_protocol() {
-        let table = [
-            (400, Code::InvalidArgument),
-            (401, Code::Unauthenticated),
-            (403, Code::PermissionDenied),
-            (404, Code::NotFound),
-            (409, Code::AlreadyExists),
-            (416, Code::OutOfRange),
-            (429, Code::ResourceExhausted),
-            (500, Code::Internal),
-            (502, Code::Unavailable),
-            (503, Code::Unavailable),
-            (507, Code::ResourceExhausted),
-        ];
-        for (status, code) in table {
-            let error = Error::http(status, "x");
-            assert_eq!(error.code(), code, "HTTP {status}");
+    fn http_status_fallback_is_the_shared_table() {
+        let shared: serde_json::Value =
+            serde_json::from_str(include_str!("../../conformance/http-status-fallback.json"))
+                .unwrap();
+        let codes = shared["codes"].as_object().unwrap();
+        let otherwise = shared["otherwise"].as_str().unwrap();
+        for status in 100..=599u16 {
+            let want = codes
+                .get(&status.to_string())
+                .map_or(otherwise, |c| c.as_str().unwrap());
+            let error = Error::http(status, None, "x");
+            assert_eq!(error.code().as_str(), want, "HTTP {status}");
             assert_eq!(error.http_status(), Some(status));
         }
+    }
+
+    #[test]
+    fn the_body_code_wins_over_the_status() {
+        let error = Error::http(409, Code::from_name("failed_precondition"), "x");
+        assert_eq!(error.code(), Code::FailedPrecondition);
+        for code in ALL {
+            assert_eq!(Code::from_name(code.as_str()), Some(code));
+        }
+        assert_eq!(Code::from_name("NOT_FOUND"), None);
     }
 
     #[test]
@@ -399,7 +439,7 @@ mod tests {
         );
         let error = Error::from(status);
         assert_eq!(error.reason(), Some(ErrorReason::ProcessNotFound));
-        let http = Error::http(404, "x").with_reason_name(Some("ERROR_REASON_PATH_NOT_FOUND"));
+        let http = Error::http(404, None, "x").with_reason_name(Some("ERROR_REASON_PATH_NOT_FOUND"));
         assert_eq!(http.reason(), Some(ErrorReason::PathNotFound));
         assert_eq!(http.duplicate().reason(), Some(ErrorReason::PathNotFound));
     }

@@ -15,7 +15,7 @@ use tokio::io::AsyncRead;
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Files and directories; get it from [`Client::files`].
 ///
@@ -85,23 +85,28 @@ impl Stream for FileStream {
 }
 
 /// Turns a non-2xx response into an [`Error`] carrying the HTTP status and
-/// the message from envd's JSON error body.
+/// the code, message and reason from envd's JSON error body.
 pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
     #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Body {
         message: String,
+        #[serde(default)]
+        connect_code: Option<String>,
         #[serde(default)]
         reason: Option<String>,
     }
     let text = response.text().await.unwrap_or_default();
     let mut reason = None;
+    let mut code = None;
     let message = match serde_json::from_str::<Body>(&text) {
         Ok(body) => {
             reason = body.reason;
+            code = body.connect_code.as_deref().and_then(Code::from_name);
             body.message
         }
         Err(_) if text.trim().is_empty() => status
@@ -110,7 +115,7 @@ pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Respon
             .to_owned(),
         Err(_) => text.trim().to_owned(),
     };
-    Err(Error::http(status.as_u16(), message).with_reason_name(reason.as_deref()))
+    Err(Error::http(status.as_u16(), code, message).with_reason_name(reason.as_deref()))
 }
 
 impl Files {

@@ -65,8 +65,11 @@ impl tower_service::Service<http::Request<Body>> for RpcChannel {
 /// Rewrites a non-gRPC HTTP error into a trailers-only gRPC response.
 async fn as_grpc_error(response: http::Response<Body>) -> http::Response<Body> {
     #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct ErrorBody {
         message: String,
+        #[serde(default)]
+        connect_code: Option<String>,
         #[serde(default)]
         reason: Option<String>,
     }
@@ -78,9 +81,11 @@ async fn as_grpc_error(response: http::Response<Body>) -> http::Response<Body> {
         .map(|c| c.to_bytes())
         .unwrap_or_else(|_| Bytes::new());
     let mut reason = None;
+    let mut code = None;
     let message = match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => {
             reason = body.reason.as_deref().and_then(ErrorReason::from_str_name);
+            code = body.connect_code.as_deref().and_then(Code::from_name);
             body.message
         }
         Err(_) => {
@@ -92,7 +97,7 @@ async fn as_grpc_error(response: http::Response<Body>) -> http::Response<Body> {
             }
         }
     };
-    let code = grpc_number(Code::from_http_status(status.as_u16()));
+    let code = grpc_number(code.unwrap_or_else(|| Code::from_http_status(status.as_u16())));
     parts.status = http::StatusCode::OK;
     parts.headers.remove(http::header::CONTENT_LENGTH);
     parts.headers.insert(

@@ -4,7 +4,7 @@ export type { InitOptions, Metrics } from "./client.js";
 export { CommandHandle, Commands } from "./commands.js";
 export type { CommandResult, ProcessInfo, ProcessOptions, RunOptions, SignalName, SpawnOptions } from "./commands.js";
 export type { CallOptions, EnvdOptions, UserCallOptions } from "./connection.js";
-export { Code, EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "./errors.js";
+export { Code, EnvdError, ErrorReason, codeFromHttpStatus, codeFromName, codeName } from "./errors.js";
 export type { EnvdErrorOptions } from "./errors.js";
 export { Files } from "./files.js";
 export type { ReadOptions, SignedUrlOptions, WriteData, WriteInfo, WriteOptions } from "./files.js";

@@ -34,13 +34,33 @@ export function codeName(code: Code): string {
   return CODE_NAMES[code];
 }
 
+/** The code named `name` on the wire (`"not_found"`), as envd's JSON error bodies carry it in `connectCode`. */
+export function codeFromName(name: unknown): Code | undefined {
+  if (typeof name !== "string") {
+    return undefined;
+  }
+  return CODES_BY_NAME.get(name);
+}
+
+/** {@link CODE_NAMES} the other way round. */
+const CODES_BY_NAME = new Map<string, Code>(
+  (Object.values(Code).filter((c) => typeof c === "number")).map((code) => [CODE_NAMES[code], code]),
+);
+
 /**
- * The Connect code a plain-HTTP status maps to (envd's `/files`, `/init`,
- * `/health`, … endpoints answer with HTTP statuses, not Connect codes).
+ * The fallback for a failed plain-HTTP response whose body names no code
+ * (`/init`'s plain text, a proxy's 502, an older envd): 400 and 406
+ * invalid_argument, 401 unauthenticated, 403 permission_denied, 404
+ * not_found, 408 and 504 deadline_exceeded, 409 already_exists, 412
+ * failed_precondition, 413, 429 and 507 resource_exhausted, 416
+ * out_of_range, 499 canceled, 500 internal, 501 unimplemented, 502 and 503
+ * unavailable; anything else unknown. The same table as sdk-rs's, both
+ * tested against `conformance/http-status-fallback.json`.
  */
 export function codeFromHttpStatus(status: number): Code {
   switch (status) {
     case 400:
+    case 406:
       return Code.InvalidArgument;
     case 401:
       return Code.Unauthenticated;
@@ -53,11 +73,14 @@ export function codeFromHttpStatus(status: number): Code {
       return Code.DeadlineExceeded;
     case 409:
       return Code.AlreadyExists;
-    case 416:
-      return Code.OutOfRange;
+    case 412:
+      return Code.FailedPrecondition;
+    case 413:
     case 429:
     case 507:
       return Code.ResourceExhausted;
+    case 416:
+      return Code.OutOfRange;
     case 499:
       return Code.Canceled;
     case 500:
@@ -84,7 +107,7 @@ export interface EnvdErrorOptions {
 
 /** Any failure reported by the SDK. */
 export class EnvdError extends Error {
-  /** The Connect code (for plain-HTTP failures: mapped from `httpStatus`). */
+  /** The Connect code (for plain-HTTP failures: the body's `connectCode`, else the status's fallback). */
   readonly code: Code;
   /** HTTP status of a failed plain-HTTP request; absent for RPC failures. */
   readonly httpStatus: number | undefined;

@@ -5,7 +5,7 @@
  * `"reason"` or the `envd-error-reason` header → reason).
  */
 import type { ErrorReason } from "./errors.js";
-import { Code, EnvdError, REASON_HEADER, codeFromHttpStatus, reasonFromName } from "./errors.js";
+import { Code, EnvdError, REASON_HEADER, codeFromHttpStatus, codeFromName, reasonFromName } from "./errors.js";
 import type { Connection } from "./connection.js";
 
 /** One plain-HTTP request. */
@@ -91,6 +91,7 @@ export async function errorFromResponse(response: Response): Promise<EnvdError> 
   const status = response.status;
   let message = `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ""}`;
   let reason: ErrorReason | undefined;
+  let code: Code | undefined;
   try {
     const text = await response.text();
     if (text.length > 0) {
@@ -104,6 +105,9 @@ export async function errorFromResponse(response: Response): Promise<EnvdError> 
           if ("reason" in body) {
             reason = reasonFromName(body.reason);
           }
+          if ("connectCode" in body) {
+            code = codeFromName(body.connectCode);
+          }
         }
       } catch {
         // A plain-text body is the message itself.
@@ -114,7 +118,7 @@ export async function errorFromResponse(response: Response): Promise<EnvdError> 
   }
   // envd repeats the body's reason in a header; it is there even when the body is not.
   reason ??= reasonFromName(response.headers.get(REASON_HEADER));
-  return new EnvdError(codeFromHttpStatus(status), message, reason === undefined ? { httpStatus: status } : { httpStatus: status, reason });
+  return new EnvdError(code ?? codeFromHttpStatus(status), message, reason === undefined ? { httpStatus: status } : { httpStatus: status, reason });
 }
 
 /** Aborts `controller` when `signal` aborts; returns the unlinking function. */

@@ -1,31 +1,31 @@
 /** The error type's mappings, without a server. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { reasonFromName } from "../src/errors.js";
 import { ErrorDetailSchema } from "../src/gen/envd/common/v1/error_pb.js";
-import { EnvdError, ErrorReason, codeFromHttpStatus, codeName } from "../src/node.js";
+import { EnvdError, ErrorReason, codeFromHttpStatus, codeFromName, codeName } from "../src/node.js";
 
 describe("EnvdError", () => {
-  it("maps HTTP statuses as PROTOCOL.md says", () => {
-    const table: [number, Code][] = [
-      [400, Code.InvalidArgument],
-      [401, Code.Unauthenticated],
-      [403, Code.PermissionDenied],
-      [404, Code.NotFound],
-      [409, Code.AlreadyExists],
-      [416, Code.OutOfRange],
-      [429, Code.ResourceExhausted],
-      [500, Code.Internal],
-      [502, Code.Unavailable],
-      [503, Code.Unavailable],
-      [507, Code.ResourceExhausted],
-    ];
-    for (const [status, code] of table) {
-      assert.equal(codeFromHttpStatus(status), code, `HTTP ${status}`);
+  it("falls back from HTTP statuses by the shared table, status for status", () => {
+    const shared = JSON.parse(readFileSync(new URL("../../conformance/http-status-fallback.json", import.meta.url), "utf8")) as {
+      codes: Record<string, string>;
+      otherwise: string;
+    };
+    for (let status = 100; status <= 599; status++) {
+      assert.equal(codeName(codeFromHttpStatus(status)), shared.codes[String(status)] ?? shared.otherwise, `HTTP ${status}`);
     }
+  });
+
+  it("reads code names as on the wire", () => {
+    for (const code of Object.values(Code).filter((c) => typeof c === "number")) {
+      assert.equal(codeFromName(codeName(code)), code);
+    }
+    assert.equal(codeFromName("NOT_FOUND"), undefined);
+    assert.equal(codeFromName(404), undefined);
   });
 
   it("names codes as on the wire", () => {

@@ -35,8 +35,8 @@ impl Reply {
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
     }
 
-    /// Asserts a spec error body (`{"code":status,"message":…}`, JSON
-    /// content type, nosniff) and returns the message.
+    /// Asserts a spec error body (`{"code":status,"connectCode":…,"message":…}`,
+    /// JSON content type, nosniff) and returns the message.
     pub fn error(&self, status: u16) -> String {
         assert_eq!(
             self.status,
@@ -51,6 +51,7 @@ impl Reply {
         assert_eq!(self.header("x-content-type-options"), "nosniff");
         let json = self.json();
         assert_eq!(json["code"], status);
+        assert!(json["connectCode"].is_string(), "{json}");
         json["message"].as_str().expect("message").to_owned()
     }
 }
