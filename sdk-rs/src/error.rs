@@ -439,7 +439,8 @@ mod tests {
         );
         let error = Error::from(status);
         assert_eq!(error.reason(), Some(ErrorReason::ProcessNotFound));
-        let http = Error::http(404, None, "x").with_reason_name(Some("ERROR_REASON_PATH_NOT_FOUND"));
+        let http =
+            Error::http(404, None, "x").with_reason_name(Some("ERROR_REASON_PATH_NOT_FOUND"));
         assert_eq!(http.reason(), Some(ErrorReason::PathNotFound));
         assert_eq!(http.duplicate().reason(), Some(ErrorReason::PathNotFound));
     }
