@@ -282,6 +282,23 @@ impl Bus {
         Ok((Replays { streams: replays }, live))
     }
 
+    /// Bytes the rings hold.
+    pub(super) fn scrollback_bytes(&self) -> usize {
+        let state = self.lock();
+        [Stream::Pty, Stream::Stdout, Stream::Stderr]
+            .into_iter()
+            .map(|s| state.rings.get(s).held())
+            .sum()
+    }
+
+    /// Empties the rings (offsets go on; a replay reports the loss).
+    pub(super) fn drop_scrollback(&self) {
+        let mut state = self.lock();
+        for stream in [Stream::Pty, Stream::Stdout, Stream::Stderr] {
+            state.rings.get_mut(stream).clear();
+        }
+    }
+
     /// Bytes `stream` produced so far.
     pub(super) fn produced(&self, stream: Stream) -> u64 {
         self.lock().rings.get(stream).produced()

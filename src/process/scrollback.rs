@@ -60,6 +60,17 @@ impl Ring {
         self.end
     }
 
+    /// Bytes held.
+    pub(super) fn held(&self) -> usize {
+        usize::try_from(self.end - self.start).unwrap_or(usize::MAX)
+    }
+
+    /// Drops everything held; offsets go on from where they were.
+    pub(super) fn clear(&mut self) {
+        self.chunks.clear();
+        self.start = self.end;
+    }
+
     /// Appends `data` and returns its offset.
     pub(super) fn push(&mut self, data: &Bytes) -> u64 {
         let offset = self.end;
