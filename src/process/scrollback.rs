@@ -65,6 +65,14 @@ impl Ring {
         usize::try_from(self.end - self.start).unwrap_or(usize::MAX)
     }
 
+    /// Starts an empty ring at `offset` (a live upgrade's successor goes on
+    /// where its predecessor was).
+    pub(super) fn skip_to(&mut self, offset: u64) {
+        debug_assert!(self.chunks.is_empty());
+        self.start = offset;
+        self.end = offset;
+    }
+
     /// Drops everything held; offsets go on from where they were.
     pub(super) fn clear(&mut self) {
         self.chunks.clear();
