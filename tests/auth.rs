@@ -278,6 +278,7 @@ async fn matrix_with_a_token_set() {
                 body,
                 json!({
                     "code": 401,
+                    "connectCode": "unauthenticated",
                     "message": GUARD_MESSAGE,
                     "reason": "ERROR_REASON_ACCESS_TOKEN_INVALID",
                     // ErrorDetail { reason: 19 } = 08 13, for Connect clients.

@@ -349,3 +349,34 @@ impl Files {
             .map_err(Error::transport)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn error_of(status: u16, body: &str) -> Error {
+        let response = http::Response::builder()
+            .status(status)
+            .body(body.to_owned())
+            .unwrap();
+        check(reqwest::Response::from(response)).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn the_body_names_the_code_and_the_status_is_the_fallback() {
+        let named = error_of(
+            409,
+            r#"{"code":409,"connectCode":"failed_precondition","message":"not yet","reason":"ERROR_REASON_NOT_INITIALIZED"}"#,
+        )
+        .await;
+        assert_eq!(named.code(), Code::FailedPrecondition);
+        assert_eq!(named.http_status(), Some(409));
+        assert_eq!(named.message(), "not yet");
+        // E2B's body (no connectCode), plain text and an unknown name: the status decides.
+        let e2b = error_of(409, r#"{"code":409,"message":"exists"}"#).await;
+        assert_eq!(e2b.code(), Code::AlreadyExists);
+        assert_eq!(error_of(401, "bad token").await.code(), Code::Unauthenticated);
+        let unknown = error_of(404, r#"{"code":404,"connectCode":"nope","message":"x"}"#).await;
+        assert_eq!(unknown.code(), Code::NotFound);
+    }
+}

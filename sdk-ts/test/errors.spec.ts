@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { reasonFromName } from "../src/errors.js";
+import { errorFromResponse } from "../src/http.js";
 import { ErrorDetailSchema } from "../src/gen/envd/common/v1/error_pb.js";
 import { EnvdError, ErrorReason, codeFromHttpStatus, codeFromName, codeName } from "../src/node.js";
 
@@ -18,6 +19,21 @@ describe("EnvdError", () => {
     for (let status = 100; status <= 599; status++) {
       assert.equal(codeName(codeFromHttpStatus(status)), shared.codes[String(status)] ?? shared.otherwise, `HTTP ${status}`);
     }
+  });
+
+  it("takes a plain-HTTP failure's code from the body, else from the status", async () => {
+    const json = (body: unknown, status: number) => new Response(JSON.stringify(body), { status });
+    const named = await errorFromResponse(
+      json({ code: 409, connectCode: "failed_precondition", message: "not yet", reason: "ERROR_REASON_NOT_INITIALIZED" }, 409),
+    );
+    assert.equal(named.code, Code.FailedPrecondition);
+    assert.equal(named.httpStatus, 409);
+    assert.equal(named.message, "not yet");
+    assert.equal(named.reason, ErrorReason.NOT_INITIALIZED);
+    // E2B's body (no connectCode), plain text and an unknown name: the status decides.
+    assert.equal((await errorFromResponse(json({ code: 409, message: "exists" }, 409))).code, Code.AlreadyExists);
+    assert.equal((await errorFromResponse(new Response("bad token", { status: 401 }))).code, Code.Unauthenticated);
+    assert.equal((await errorFromResponse(json({ code: 404, connectCode: "nope", message: "x" }, 404))).code, Code.NotFound);
   });
 
   it("reads code names as on the wire", () => {
