@@ -375,7 +375,10 @@ mod tests {
         // E2B's body (no connectCode), plain text and an unknown name: the status decides.
         let e2b = error_of(409, r#"{"code":409,"message":"exists"}"#).await;
         assert_eq!(e2b.code(), Code::AlreadyExists);
-        assert_eq!(error_of(401, "bad token").await.code(), Code::Unauthenticated);
+        assert_eq!(
+            error_of(401, "bad token").await.code(),
+            Code::Unauthenticated
+        );
         let unknown = error_of(404, r#"{"code":404,"connectCode":"nope","message":"x"}"#).await;
         assert_eq!(unknown.code(), Code::NotFound);
     }
