@@ -124,10 +124,23 @@ export class SendQueue {
           // envd answers a batch it applied (or had applied) with at least its seq.
           throw new EnvdError(Code.Internal, `envd answered batch ${seq} with last_applied_seq ${applied}`);
         }
+        if (attempt === 1 && applied > seq) {
+          // Nothing of ours waited behind this batch, so a later seq is another
+          // writer's: this batch was taken as a duplicate and not applied.
+          this.#nextSeq = applied + 1;
+          throw new EnvdError(
+            Code.FailedPrecondition,
+            `batch ${seq} was not applied: another client already sent up to batch ${applied} to this terminal ` +
+              "(one session should write to a terminal at a time); later writes continue after it",
+          );
+        }
         this.#nextSeq = seq + 1;
         return;
       } catch (e) {
         const error = EnvdError.from(e);
+        if (error.code === Code.FailedPrecondition && this.#nextSeq !== seq) {
+          throw error;
+        }
         if (!isRetryable(error)) {
           // envd refused the batch before applying any of it: the seq is not consumed.
           throw error;

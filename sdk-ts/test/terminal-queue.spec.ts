@@ -114,6 +114,18 @@ describe("SendQueue", () => {
     assert.equal(calls, 4);
   });
 
+  it("refuses a batch another writer's seq displaced, then continues after it", async () => {
+    let last = 5; // another client already sent batches 1..5
+    const queue = new SendQueue((seq) => {
+      if (seq === last + 1) last = seq;
+      return Promise.resolve(last);
+    }, 1, fast);
+    await assert.rejects(queue.push(enc("lost")), (e: EnvdError) => e.code === Code.FailedPrecondition);
+    assert.equal(queue.nextSeq, 6);
+    await queue.push(enc("next"));
+    assert.equal(last, 6);
+  });
+
   it("merge keeps non-input ops in place and drops empty input", () => {
     const ops = merge([enc("a"), enc(""), enc("b"), { kind: "signal", signal: "USR1" }, enc("c")]);
     assert.equal(show(ops), "i:ab,s:USR1,i:c");
