@@ -230,6 +230,47 @@ describe("terminal sessions", () => {
     }
   });
 
+  for (const pty of [true, false]) {
+    it(`reattached output equals the program's exactly while streams drop at random (${pty ? "PTY" : "pipe"})`, async () => {
+      const seed = 4242 + (pty ? 1 : 0);
+      const rand = random(seed);
+      const envd = new Envd({ url: server.url });
+      const out = collector();
+      // The pipe process waits for its session to attach before printing.
+      const program = ["-c", pty ? "seq 1 200000" : "read go; seq 1 200000"];
+      let session: TerminalSession;
+      if (pty) {
+        session = await envd.terminals.create({ cols: 80, rows: 24, cmd: "/bin/sh", args: program, onData: out.onData });
+      } else {
+        const spawned = await envd.commands.spawn("/bin/sh", { args: program, stdin: true, maxOutputBytes: 0 });
+        session = await envd.terminals.attach({ pid: spawned.pid, offset: 0, stderrOffset: 0, onData: out.onData });
+        spawned.disconnect();
+        await session.write("go\n");
+      }
+      let drops = 0;
+      const dropper = setInterval(() => {
+        if (rand() < 0.5) {
+          drops++;
+          session.dropStream();
+        }
+      }, 3);
+      try {
+        const result = await session.wait();
+        assert.equal(result.exitCode, 0);
+      } finally {
+        clearInterval(dropper);
+      }
+      let expected = "";
+      for (let i = 1; i <= 200000; i++) expected += `${i}${pty ? "\r\n" : "\n"}`;
+      const got = out.text();
+      assert.equal(got.length, expected.length, `seed ${seed}: ${drops} drops`);
+      assert.ok(got === expected, `seed ${seed}: output differs after ${drops} drops`);
+      assert.ok(drops > 0);
+      assert.equal(session.lostBytes, 0);
+      assert.equal(session.offset, expected.length);
+    });
+  }
+
   const SEEDS = (process.env["ENVD_SDK_TS_SEEDS"] ?? "1,2,3,4,5,6,7,8").split(",").map(Number);
   for (const seed of SEEDS) {
     it(`keeps input, resizes and signals in order through faults (seed ${seed})`, async () => {
