@@ -136,6 +136,7 @@ mod tests {
     use super::*;
     use crate::process::handover::Ended;
     use crate::process::output::Bus;
+    use crate::process::sequencer::Sequencer;
     use crate::process::{ProcessConfig, ProcessInfo, Reaper};
 
     fn ended(pid: u32, tag: Option<&str>) -> Arc<Process> {
@@ -147,8 +148,9 @@ mod tests {
             },
             child: Reaper::default().detached(pid),
             backend: Box::new(Ended),
-            bus: Bus::new(Duration::from_secs(1)),
+            bus: Bus::new(Duration::from_secs(1), 0),
             deadline: None,
+            sequencer: Sequencer::new(0),
             exit: Mutex::new(None),
             ended_at: Mutex::new(None),
         })
