@@ -169,9 +169,17 @@ export class TerminalSession implements AsyncIterable<TerminalEvent> {
     return this.#queue.push({ kind: "signal", signal });
   }
 
-  /** SIGKILLs the process group, after everything queued before. */
-  kill(): Promise<void> {
-    return this.signal("KILL");
+  /**
+   * SIGKILLs the process group, after everything queued before. A process
+   * already gone counts as killed: a retried kill whose first attempt was
+   * applied finds the terminal exited (`not_found`).
+   */
+  async kill(): Promise<void> {
+    try {
+      await this.signal("KILL");
+    } catch (e) {
+      if (!(e instanceof EnvdError && e.code === Code.NotFound)) throw e;
+    }
   }
 
   /** Hangs up: SIGHUP now, SIGKILL after `graceMs` (envd's default 2000). Resolves at once; `wait()` then ends. */

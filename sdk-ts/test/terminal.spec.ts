@@ -95,6 +95,11 @@ function generate(rand: () => number): Op[] {
   return ops;
 }
 
+/** The same request on its own signal: the call's is aborted once the call returned. */
+function detached<T extends { signal: AbortSignal }>(request: T): T {
+  return { ...request, signal: new AbortController().signal };
+}
+
 /** Fails, duplicates, delays and reorders `Send` requests, chosen by `rand`. */
 function chaos(rand: () => number, pending: Promise<unknown>[], stats: Record<string, number>): Interceptor {
   const later = (ms: number, run: () => Promise<unknown>): void => {
@@ -104,6 +109,10 @@ function chaos(rand: () => number, pending: Promise<unknown>[], stats: Record<st
     if (request.method.name !== "Send" || request.stream) return next(request);
     const seq = (request.message as unknown as { seq: bigint }).seq;
     const r = rand();
+    if (process.env["DEBUG_SEND"]) {
+      const ops = (request.message as unknown as { operations: { operation: { case: string; value: unknown } }[] }).operations;
+      console.error(`send ${seq} r=${r.toFixed(2)} ${ops.map((o) => `${o.operation.case}:${o.operation.case === "input" ? "" : JSON.stringify(o.operation.value)}`).join(",")}`);
+    }
     const count = (what: string): void => {
       stats[what] = (stats[what] ?? 0) + 1;
     };
@@ -123,14 +132,14 @@ function chaos(rand: () => number, pending: Promise<unknown>[], stats: Record<st
     }
     if (r < 0.44) {
       count("stale copy");
-      later(10 + rand() * 60, () => next(request));
+      later(10 + rand() * 60, () => next(detached(request)));
       return next(request);
     }
     if (r < 0.54) {
       // Answer for envd and deliver late: the next batch overtakes this one,
       // and envd must hold it until this one arrives.
       count("overtaken");
-      later(20 + rand() * 80, () => next(request));
+      later(20 + rand() * 80, () => next(detached(request)));
       const response: UnaryResponse = {
         stream: false,
         service: request.service,
@@ -300,6 +309,23 @@ async function propertyRun(seed: number): Promise<void> {
     retry: { initialDelayMs: 5, maxDelayMs: 50 },
   });
   await until(() => out.text().includes("[READY]"), "the program");
+  try {
+    await checkRun(rand, ops, session, out, pending, stats);
+  } catch (e) {
+    const exit = await Promise.race([session.wait().then((r) => r.status, String), new Promise((r) => setTimeout(() => r("running"), 500))]);
+    console.error(`program (${String(exit)}) output (tail): ${JSON.stringify(out.text().slice(-400))}`);
+    throw e;
+  }
+}
+
+async function checkRun(
+  rand: () => number,
+  ops: Op[],
+  session: TerminalSession,
+  out: ReturnType<typeof collector>,
+  pending: Promise<unknown>[],
+  stats: Record<string, number>,
+): Promise<void> {
 
   const done: Promise<void>[] = [];
   for (const op of ops) {
@@ -328,13 +354,17 @@ async function propertyRun(seed: number): Promise<void> {
   let cursor = { W: -1, U: -1 };
   for (const marker of output.matchAll(/\[W (\d+) (\d+)\]|\[U\]/g)) {
     const kind = marker[0] === "[U]" ? "U" : "W";
-    const at = ops.findIndex(
-      (o, i) => i > cursor[kind] && (kind === "U" ? o.kind === "signal" : o.kind === "resize" && `${o.rows} ${o.cols}` === `${marker[1]} ${marker[2]}`),
-    );
-    assert.ok(at >= 0, `marker ${marker[0]} matches no later operation`);
-    cursor = { ...cursor, [kind]: at };
     const echoedBefore = strip(output.slice(0, marker.index)).length;
-    assert.ok(echoedBefore <= sentBefore(at), `${marker[0]} after ${echoedBefore} bytes, but its op came after ${sentBefore(at)}`);
+    // The first later operation this marker can stand for; operations skipped
+    // were reported together with the previous marker (signals do not queue).
+    const at = ops.findIndex(
+      (o, i) =>
+        i > cursor[kind] &&
+        (kind === "U" ? o.kind === "signal" : o.kind === "resize" && `${o.rows} ${o.cols}` === `${marker[1]} ${marker[2]}`) &&
+        echoedBefore <= sentBefore(i),
+    );
+    assert.ok(at >= 0, `marker ${marker[0]} after ${echoedBefore} bytes stands for no operation sent after that many`);
+    cursor = { ...cursor, [kind]: at };
   }
   // envd applied each batch once: its count is the session's.
   const listed = (await new Envd({ url: server.url }).terminals.list()).find((t) => t.pid === session.pid);
