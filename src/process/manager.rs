@@ -493,14 +493,7 @@ impl ProcessManager {
             Signal::Term => nix::sys::signal::Signal::SIGTERM,
             Signal::Kill => nix::sys::signal::Signal::SIGKILL,
         };
-        match self
-            .reaper
-            .signal(process.child, signal)
-            .map_err(Error::Signal)?
-        {
-            true => Ok(()),
-            false => Err(Error::PidNotFound(process.info.pid)),
-        }
+        self.signal_group(&process, signal)
     }
 }
 

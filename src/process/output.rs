@@ -282,6 +282,23 @@ impl Bus {
         Ok((Replays { streams: replays }, live))
     }
 
+    /// Bytes the rings hold.
+    pub(super) fn scrollback_bytes(&self) -> usize {
+        let state = self.lock();
+        [Stream::Pty, Stream::Stdout, Stream::Stderr]
+            .into_iter()
+            .map(|s| state.rings.get(s).held())
+            .sum()
+    }
+
+    /// Empties the rings (offsets go on; a replay reports the loss).
+    pub(super) fn drop_scrollback(&self) {
+        let mut state = self.lock();
+        for stream in [Stream::Pty, Stream::Stdout, Stream::Stderr] {
+            state.rings.get_mut(stream).clear();
+        }
+    }
+
     /// Bytes `stream` produced so far.
     pub(super) fn produced(&self, stream: Stream) -> u64 {
         self.lock().rings.get(stream).produced()
@@ -365,11 +382,29 @@ impl Bus {
         stall_limit: Duration,
         scrollback: usize,
         replay: &[Output],
+        produced: super::handover::Produced,
         until: Instant,
     ) -> Self {
         let bus = Self::new(stall_limit, scrollback);
         {
             let mut state = bus.lock();
+            // The tail is the last bytes produced: its offsets end there.
+            for (stream, total) in [
+                (Stream::Pty, produced.pty),
+                (Stream::Stdout, produced.stdout),
+                (Stream::Stderr, produced.stderr),
+            ] {
+                let in_tail: u64 = replay
+                    .iter()
+                    .map(Output::parts)
+                    .filter(|(s, _)| *s == stream)
+                    .map(|(_, b)| b.len() as u64)
+                    .sum();
+                state
+                    .rings
+                    .get_mut(stream)
+                    .skip_to(total.saturating_sub(in_tail));
+            }
             for output in replay {
                 Self::remember(&mut state, output);
             }
@@ -462,7 +497,13 @@ mod tests {
     async fn after_resume_a_subscriber_gets_the_tail_then_live_without_gap_or_repeat() {
         let out = |s: &'static str| Output::Stdout(Bytes::from_static(s.as_bytes()));
         let until = Instant::now() + Duration::from_secs(3600);
-        let bus = Bus::resumed(Duration::from_secs(1), 1 << 20, &[out("a")], until);
+        let bus = Bus::resumed(
+            Duration::from_secs(1),
+            1 << 20,
+            &[out("a")],
+            Default::default(),
+            until,
+        );
         // Read after the resume, before anyone connected.
         bus.publish(out("b")).await;
         let mut sub = bus.subscribe().unwrap();

@@ -60,6 +60,25 @@ impl Ring {
         self.end
     }
 
+    /// Bytes held.
+    pub(super) fn held(&self) -> usize {
+        usize::try_from(self.end - self.start).unwrap_or(usize::MAX)
+    }
+
+    /// Starts an empty ring at `offset` (a live upgrade's successor goes on
+    /// where its predecessor was).
+    pub(super) fn skip_to(&mut self, offset: u64) {
+        debug_assert!(self.chunks.is_empty());
+        self.start = offset;
+        self.end = offset;
+    }
+
+    /// Drops everything held; offsets go on from where they were.
+    pub(super) fn clear(&mut self) {
+        self.chunks.clear();
+        self.start = self.end;
+    }
+
     /// Appends `data` and returns its offset.
     pub(super) fn push(&mut self, data: &Bytes) -> u64 {
         let offset = self.end;

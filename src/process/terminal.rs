@@ -163,7 +163,8 @@ impl ProcessManager {
         Ok(())
     }
 
-    fn signal_group(&self, process: &Process, signal: Sig) -> Result<(), Error> {
+    /// Signals `process` and the group it leads; not-found once it is gone.
+    pub(super) fn signal_group(&self, process: &Process, signal: Sig) -> Result<(), Error> {
         match self
             .reaper
             .signal(process.child, signal)
