@@ -163,8 +163,12 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 test: lint deny breaking check-gen package-check test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
-bench: setup ## Benchmarks (print numbers; not part of CI)
+bench: setup bench-terminal ## Benchmarks (print numbers; not part of CI)
 	./tests/interop/bench.sh
+
+.PHONY: bench-terminal
+bench-terminal: setup-node envd-debug sdk-ts ## sdk-ts terminal sessions: keystroke echo latency p50/p99, PTY output MB/s (ENVD_BIN to pick the envd)
+	node sdk-ts/bench/terminal.mjs
 
 # envd-bench (tools/bench) speaks only the wire protocol, so it measures any envd, E2B's Go one
 # included (`envd-bench --url http://HOST:PORT`). With --envd-bin it starts envd itself on a free
