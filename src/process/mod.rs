@@ -155,7 +155,9 @@ pub enum Error {
         waited: std::time::Duration,
     },
     /// A terminal input batch numbered 0 or too far ahead of the last applied.
-    #[error("batch {seq} is out of range: the last applied batch is {last_applied} and at most {window} may wait ahead of it")]
+    #[error(
+        "batch {seq} is out of range: the last applied batch is {last_applied} and at most {window} may wait ahead of it"
+    )]
     SequenceOutOfRange {
         /// The batch.
         seq: u64,

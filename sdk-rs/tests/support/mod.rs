@@ -8,6 +8,7 @@
 )]
 
 pub mod proxy;
+pub mod rng;
 
 use std::path::PathBuf;
 use std::process::Stdio;
