@@ -19,6 +19,7 @@ use super::backend::Backend;
 use super::exit::End;
 use super::manager::{ExitWait, Process, ProcessInfo, ProcessManager, lock};
 use super::output::{Bus, Output};
+use super::sequencer::Sequencer;
 use super::spec::PtySize;
 use super::{pipe, pty};
 
@@ -191,8 +192,9 @@ impl ProcessManager {
                 child: self.reaper.detached(ended.info.pid),
                 info: ended.info,
                 backend: Box::new(Ended),
-                bus: Bus::new(self.settings.stall_limit),
+                bus: Bus::new(self.settings.stall_limit, self.settings.scrollback),
                 deadline: None,
+                sequencer: Sequencer::new(0),
                 exit: Mutex::new(Some(ended.end.clone())),
                 ended_at: Mutex::new(Some(Instant::now())),
             });
@@ -223,8 +225,14 @@ impl ProcessManager {
             info: live.info,
             child,
             backend,
-            bus: Bus::resumed(self.settings.stall_limit, live.replay, until),
+            bus: Bus::resumed(
+                self.settings.stall_limit,
+                self.settings.scrollback,
+                &live.replay,
+                until,
+            ),
             deadline: live.deadline_left.map(|d| Instant::now() + d),
+            sequencer: Sequencer::new(0),
             exit: Mutex::new(None),
             ended_at: Mutex::new(None),
         });
