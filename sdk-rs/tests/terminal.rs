@@ -2,6 +2,11 @@
 //! attach continuing the batch sequence, and output that stays exact while
 //! the stream is dropped at random points (PTY and pipes).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a helper is a failed test"
+)]
+
 mod support;
 
 use std::time::Duration;

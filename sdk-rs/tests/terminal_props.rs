@@ -6,6 +6,12 @@
 //! and signals never overtake input sent before them; the last resize wins.
 //! The seed is printed (and `ENVD_TEST_SEED` replays it).
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::unwrap_used,
+    reason = "small random test values (sizes, indices) always fit; a failed unwrap in a helper is a failed test"
+)]
+
 mod support;
 
 use std::time::Duration;

@@ -13,9 +13,9 @@ async fn run(args: &[&str]) -> (i32, String) {
         .stdin(Stdio::null())
         .output()
         .await
-        .unwrap();
+        .expect("envd-shell runs");
     (
-        out.status.code().unwrap(),
+        out.status.code().expect("an exit code, not a signal"),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

@@ -72,6 +72,6 @@ async fn cut_connections_reattach_with_output_intact() {
         1,
         "every line once, in order:\n{log}"
     );
-    assert_eq!(log.matches("\r\nbefore-2\r\n").count(), 1, "{log}");
-    assert_eq!(log.matches("\r\nafter-4\r\n").count(), 1, "{log}");
+    assert_eq!(log.matches("before-2\r\n").count(), 1, "{log}");
+    assert_eq!(log.matches("after-4\r\n").count(), 1, "{log}");
 }

@@ -47,7 +47,7 @@ impl Cursor {
         &mut self,
         stream: OutputStream,
         offset: u64,
-        data: Bytes,
+        data: &Bytes,
     ) -> Vec<TerminalEvent> {
         if !self.anchored {
             *self = Self::at(offset);
@@ -117,16 +117,25 @@ mod tests {
     fn overlaps_are_trimmed_and_repeats_dropped() {
         let mut cursor = Cursor::at(0);
         let pty = OutputStream::Pty;
-        assert_eq!(cursor.admit(pty, 0, "abc".into()), vec![out(0, "abc")]);
-        assert_eq!(cursor.admit(pty, 0, "abc".into()), vec![]);
-        assert_eq!(cursor.admit(pty, 1, "bcde".into()), vec![out(3, "de")]);
+        assert_eq!(
+            cursor.admit(pty, 0, &Bytes::from_static("abc".as_bytes())),
+            vec![out(0, "abc")]
+        );
+        assert_eq!(
+            cursor.admit(pty, 0, &Bytes::from_static("abc".as_bytes())),
+            vec![]
+        );
+        assert_eq!(
+            cursor.admit(pty, 1, &Bytes::from_static("bcde".as_bytes())),
+            vec![out(3, "de")]
+        );
         assert_eq!(cursor.next, 5);
     }
 
     #[test]
     fn a_gap_is_reported_as_lost_before_the_chunk() {
         let mut cursor = Cursor::at(5);
-        let events = cursor.admit(OutputStream::Pty, 8, "xy".into());
+        let events = cursor.admit(OutputStream::Pty, 8, &Bytes::from_static("xy".as_bytes()));
         let lost = TerminalEvent::Lost {
             stream: OutputStream::Pty,
             lost_bytes: 3,
@@ -149,7 +158,7 @@ mod tests {
         let mut cursor = Cursor::unanchored();
         assert_eq!(cursor.resume_from(), None);
         assert_eq!(
-            cursor.admit(OutputStream::Pty, 7, "ab".into()),
+            cursor.admit(OutputStream::Pty, 7, &Bytes::from_static("ab".as_bytes())),
             vec![out(7, "ab")]
         );
         assert_eq!(cursor.resume_from(), Some(9));

@@ -282,7 +282,7 @@ impl Pump {
                 stream,
                 offset,
                 data,
-            } => self.cursors[slot(stream)].admit(stream, offset, data),
+            } => self.cursors[slot(stream)].admit(stream, offset, &data),
             TerminalEvent::Lost {
                 stream,
                 resume_offset,

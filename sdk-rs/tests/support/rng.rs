@@ -1,4 +1,8 @@
 //! A seeded PRNG for randomized tests: the seed comes from
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "random test values: truncation only changes which value is drawn"
+)]
 //! `ENVD_TEST_SEED` or the clock, and tests print it when they fail.
 
 /// xorshift64*: small, fast, reproducible.
