@@ -105,9 +105,22 @@ package-check: setup-node ## cargo package envd-proto/envd-sdk (verified); npm p
 	./scripts/package-check.sh
 
 .PHONY: test-rust
-test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
+test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files; envd-shell in tmux)
 	./scripts/setup-lifecycle-tools.sh
+	./scripts/setup-tmux.sh
 	$(CARGO) test --workspace
+
+.PHONY: test-shell
+test-shell: ## envd-shell alone: unit tests, error exits, and the tmux tests against a real envd
+	./scripts/setup-tmux.sh
+	$(CARGO) build --bin envd
+	$(CARGO) test -p envd-shell
+
+# CI streams 64 MiB (in test-rust); this pushes the full 1 GiB.
+.PHONY: test-memory
+test-memory: ## sdk-rs: 1 GiB through a command handle and a terminal session, client RSS growth bounded
+	$(CARGO) build --bin envd
+	ENVD_MEMORY_TEST_BYTES=1073741824 $(CARGO) test -p envd-sdk --test memory -- --nocapture
 
 FUZZ_SECONDS ?= 600
 .PHONY: fuzz
