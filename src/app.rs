@@ -84,6 +84,8 @@ pub fn build_state(
         exit_retention_max: config.exit_retention_max,
         drain_grace: config.exit_drain_grace,
         stall_limit: config.subscriber_stall_limit,
+        scrollback: config.scrollback_bytes,
+        sequence_wait: config.pty_send_wait,
         placement: host::cgroups::setup(
             &config.cgroup_root,
             host::MemInfo::read(&config.host_paths.meminfo)

@@ -58,6 +58,12 @@ pub struct Config {
     /// How long one subscriber may refuse output before it is cut off (with
     /// an error, never silently) so it cannot stall the process forever.
     pub subscriber_stall_limit: Duration,
+    /// Bytes of output each stream of each process keeps for `Attach`
+    /// replay (`--scrollback-bytes`; 0 keeps none).
+    pub scrollback_bytes: usize,
+    /// How long a terminal `Send` batch waits for an earlier one before it
+    /// fails with `aborted` (`--pty-send-wait`).
+    pub pty_send_wait: Duration,
     /// Idle time after which a keep-alive connection is closed.
     pub idle_timeout: Duration,
     /// cgroup v2 root (`--cgroup-root`): `/freeze` freezes cgroups under it.
@@ -139,6 +145,8 @@ impl Default for Config {
             exit_retention_max: 1024,
             exit_drain_grace: Duration::from_millis(1000),
             subscriber_stall_limit: Duration::from_secs(30),
+            scrollback_bytes: 1 << 20,
+            pty_send_wait: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(640),
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
             fsfreeze_path: PathBuf::from("/"),
@@ -211,6 +219,10 @@ usage: envd [flags]
   -snapshot-recover-timeout DUR  recover this long after /snapshot/prepare
                                  without /health or /init (default 60s)
   -upgrade-bin PATH binary /upgrade writes and execs (default /usr/bin/envd.next)
+  -scrollback-bytes BYTES  output each stream keeps for Pty Attach replay
+                    (default 1048576; 0 keeps none)
+  -pty-send-wait DUR  how long a Pty Send batch waits for an earlier one
+                    (default 5s)
   -max-message-size BYTES  largest RPC request message, also once
                     decompressed (default 16777216)
   -version          print the version and exit
@@ -301,6 +313,18 @@ impl Invocation {
                             reason: "expected a byte count from 1 to 4294967295".to_owned(),
                         })?;
                 }
+                "scrollback-bytes" => {
+                    let v = value(&name)?;
+                    config.scrollback_bytes = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| u32::try_from(*n).is_ok())
+                        .ok_or_else(|| ConfigError::InvalidValue {
+                            flag: name.clone(),
+                            value: v.clone(),
+                            reason: "expected a byte count from 0 to 4294967295".to_owned(),
+                        })?;
+                }
                 "exit-retention-max" => {
                     let v = value(&name)?;
                     config.exit_retention_max =
@@ -338,6 +362,7 @@ impl Invocation {
                 | "snapshot-recover-timeout"
                 | "fsfreeze-max"
                 | "mount-timeout"
+                | "pty-send-wait"
                 | "exit-retention" => {
                     let v = value(&name)?;
                     let d = parse_duration(&v).ok_or_else(|| ConfigError::InvalidValue {
@@ -350,6 +375,7 @@ impl Invocation {
                         "snapshot-recover-timeout" => config.snapshot_recover_timeout = d,
                         "fsfreeze-max" => config.fsfreeze_max = d,
                         "exit-retention" => config.exit_retention = d,
+                        "pty-send-wait" => config.pty_send_wait = d,
                         _ => config.mount_timeout = d,
                     }
                 }

@@ -20,6 +20,7 @@ pub(super) struct PasswdEntry {
     pub(super) uid: Uid,
     pub(super) gid: Gid,
     pub(super) home: PathBuf,
+    pub(super) shell: PathBuf,
 }
 
 /// Where the two databases live.
@@ -107,7 +108,7 @@ fn fields(line: &[u8]) -> Vec<&[u8]> {
 
 /// `name:password:uid:gid:gecos:home:shell`.
 fn parse_passwd(fields: &[&[u8]]) -> Option<PasswdEntry> {
-    let [name, _, uid, gid, _, home, _] = fields else {
+    let [name, _, uid, gid, _, home, shell] = fields else {
         return None;
     };
     if name.is_empty() {
@@ -118,6 +119,7 @@ fn parse_passwd(fields: &[&[u8]]) -> Option<PasswdEntry> {
         uid: Uid::from_raw(number(uid)?),
         gid: Gid::from_raw(number(gid)?),
         home: PathBuf::from(OsStr::from_bytes(home)),
+        shell: PathBuf::from(OsStr::from_bytes(shell)),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct User {
     pub home: PathBuf,
     /// Primary and supplementary group ids, as `initgroups` would set them.
     pub groups: Vec<Gid>,
+    /// Login shell from passwd (`/bin/sh` when the entry names none).
+    pub shell: PathBuf,
 }
 
 /// A user that cannot be looked up.
@@ -75,6 +77,11 @@ fn lookup_in(dbs: &Databases<'_>, name: &str) -> Result<User, Error> {
         gid: pw.gid,
         home: pw.home,
         groups,
+        shell: if pw.shell.as_os_str().is_empty() {
+            PathBuf::from("/bin/sh")
+        } else {
+            pw.shell
+        },
     })
 }
 

@@ -19,8 +19,11 @@ pub(super) struct Source {
     pub reader: Box<dyn AsyncRead + Send + Unpin>,
     /// Wraps a chunk in its output kind.
     pub label: fn(Bytes) -> Output,
-    /// Largest chunk per read (one read, one event).
+    /// Largest chunk per event.
     pub chunk: usize,
+    /// While output flows, gather reads into one event for up to this long
+    /// (a terminal returns a few KiB per read); `None`: one read, one event.
+    pub coalesce: Option<std::time::Duration>,
 }
 
 /// Input and control for a running process.
@@ -33,6 +36,10 @@ pub(super) trait Backend: Send + Sync {
     fn close_stdin(&self) -> BoxFuture<'_, Result<(), Error>>;
     /// Resizes the terminal.
     fn resize(&self, size: PtySize) -> Result<(), Error>;
+    /// The terminal's current size; `None` without a terminal.
+    fn size(&self) -> Option<PtySize> {
+        None
+    }
     /// Duplicates (close-on-exec) of every fd the process's streams use,
     /// for a live upgrade. Fails once released.
     fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>>;

@@ -18,7 +18,8 @@ use super::Error;
 use super::backend::Backend;
 use super::exit::End;
 use super::manager::{ExitWait, Process, ProcessInfo, ProcessManager, lock};
-use super::output::{Bus, Output};
+use super::output::{Bus, Output, Stream};
+use super::sequencer::Sequencer;
 use super::spec::PtySize;
 use super::{pipe, pty};
 
@@ -57,6 +58,21 @@ pub struct LiveProcess {
     pub exit: Option<End>,
     /// The replay tail: the last output read, oldest first.
     pub replay: Vec<Output>,
+    /// Bytes each stream produced, so offsets go on after the upgrade.
+    pub produced: Produced,
+    /// The last terminal input batch applied.
+    pub last_applied_seq: u64,
+}
+
+/// Bytes each output stream of a process produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Produced {
+    /// The terminal.
+    pub pty: u64,
+    /// stdout.
+    pub stdout: u64,
+    /// stderr.
+    pub stderr: u64,
 }
 
 /// An ended process still answerable by `connect`.
@@ -164,6 +180,12 @@ impl ProcessManager {
                 deadline_left: process.deadline.map(|d| d.saturating_duration_since(now)),
                 exit,
                 replay: process.bus.tail(),
+                produced: Produced {
+                    pty: process.bus.produced(Stream::Pty),
+                    stdout: process.bus.produced(Stream::Stdout),
+                    stderr: process.bus.produced(Stream::Stderr),
+                },
+                last_applied_seq: process.sequencer.last_applied(),
             });
         }
         Ok(snapshot)
@@ -191,8 +213,9 @@ impl ProcessManager {
                 child: self.reaper.detached(ended.info.pid),
                 info: ended.info,
                 backend: Box::new(Ended),
-                bus: Bus::new(self.settings.stall_limit),
+                bus: Bus::new(self.settings.stall_limit, self.settings.scrollback),
                 deadline: None,
+                sequencer: Sequencer::new(0),
                 exit: Mutex::new(Some(ended.end.clone())),
                 ended_at: Mutex::new(Some(Instant::now())),
             });
@@ -223,8 +246,15 @@ impl ProcessManager {
             info: live.info,
             child,
             backend,
-            bus: Bus::resumed(self.settings.stall_limit, live.replay, until),
+            bus: Bus::resumed(
+                self.settings.stall_limit,
+                self.settings.scrollback,
+                &live.replay,
+                live.produced,
+                until,
+            ),
             deadline: live.deadline_left.map(|d| Instant::now() + d),
+            sequencer: Sequencer::new(live.last_applied_seq),
             exit: Mutex::new(None),
             ended_at: Mutex::new(None),
         });

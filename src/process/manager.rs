@@ -25,6 +25,7 @@ use super::pipe::PipeWiring;
 use super::pty::PtyWiring;
 use super::reaper::{ChildId, Reaper};
 use super::retained::Retained;
+use super::sequencer::Sequencer;
 use super::spec::{Mode, ProcessConfig, PtySize, StartSpec};
 use super::{Error, Input, Selector, Signal};
 use crate::sys::{self, ChildCredentials};
@@ -40,6 +41,10 @@ pub struct Settings {
     pub drain_grace: Duration,
     /// How long a subscriber may refuse output before it is cut off.
     pub stall_limit: Duration,
+    /// Bytes of scrollback each output stream keeps for `Attach`.
+    pub scrollback: usize,
+    /// How long a terminal input batch may wait for an earlier one.
+    pub sequence_wait: Duration,
     /// The cgroups new processes join.
     pub placement: super::Placement,
 }
@@ -72,6 +77,8 @@ pub(super) struct Process {
     pub(super) bus: Bus,
     /// When the Connect-Timeout-Ms deadline kills it.
     pub(super) deadline: Option<Instant>,
+    /// Orders terminal input batches (`Pty/Send`).
+    pub(super) sequencer: Sequencer,
     /// How it ended, once its exit status is known (before the end is
     /// published), and when the end was published.
     pub(super) exit: Mutex<Option<End>>,
@@ -237,8 +244,9 @@ impl ProcessManager {
             },
             child: child_id,
             backend,
-            bus: Bus::new(self.settings.stall_limit),
+            bus: Bus::new(self.settings.stall_limit, self.settings.scrollback),
             deadline: spec.timeout.map(|t| Instant::now() + t),
+            sequencer: Sequencer::new(0),
             exit: Mutex::new(None),
             ended_at: Mutex::new(None),
         });
@@ -424,6 +432,28 @@ impl ProcessManager {
         Ok((process.info.pid, process.bus.subscribe()))
     }
 
+    /// The live or retained process `selector` means.
+    pub(super) fn find(&self, selector: &Selector) -> Result<Arc<Process>, Error> {
+        self.table()
+            .find(selector)
+            .ok_or_else(|| not_found(selector))
+    }
+
+    /// The live process `selector` means.
+    pub(super) fn live(&self, selector: &Selector) -> Result<Arc<Process>, Error> {
+        self.table().find_live(selector)
+    }
+
+    /// Every live process.
+    pub(super) fn live_processes(&self) -> Vec<Arc<Process>> {
+        self.table().live.values().cloned().collect()
+    }
+
+    /// Runs `task` on the manager's tracker (waited for at shutdown).
+    pub(super) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
     /// Fails with not-found unless the selector matches a live process.
     pub fn ensure_live(&self, selector: &Selector) -> Result<(), Error> {
         self.table().find_live(selector).map(drop)
@@ -463,14 +493,7 @@ impl ProcessManager {
             Signal::Term => nix::sys::signal::Signal::SIGTERM,
             Signal::Kill => nix::sys::signal::Signal::SIGKILL,
         };
-        match self
-            .reaper
-            .signal(process.child, signal)
-            .map_err(Error::Signal)?
-        {
-            true => Ok(()),
-            false => Err(Error::PidNotFound(process.info.pid)),
-        }
+        self.signal_group(&process, signal)
     }
 }
 
@@ -487,6 +510,7 @@ async fn pump(
     mut paused: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(source.chunk);
+    let mut last_read: Option<Instant> = None;
     loop {
         if *paused.borrow_and_update() {
             tokio::select! {
@@ -509,16 +533,27 @@ async fn pump(
                 () = stop.cancelled() => break,
             }
         };
+        let mut ended = false;
+        if let (Ok(n), Some(window)) = (&read, source.coalesce) {
+            let flowing = last_read.is_some_and(|at| at.elapsed() < FLOWING);
+            if *n > 0 && flowing {
+                ended = gather(&mut source, &mut buf, window, &stop).await;
+            }
+            last_read = Some(Instant::now());
+        }
         match read {
             Ok(0) => return,
             Ok(_) => {
                 let output = (source.label)(buf.split().freeze());
-                let targets = process.bus.record(&output);
+                let (targets, offset) = process.bus.record(&output);
                 drop(guard);
                 process
                     .bus
-                    .deliver(targets, super::output::Event::Data(output))
-                    .await
+                    .deliver(targets, super::output::Event::Data { output, offset })
+                    .await;
+                if ended {
+                    return;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
@@ -539,16 +574,49 @@ async fn pump(
         match read {
             Some(Ok(n)) if n > 0 => {
                 let output = (source.label)(buf.split().freeze());
-                let targets = process.bus.record(&output);
+                let (targets, offset) = process.bus.record(&output);
                 drop(guard);
                 process
                     .bus
-                    .deliver(targets, super::output::Event::Data(output))
+                    .deliver(targets, super::output::Event::Data { output, offset })
                     .await
             }
             _ => return,
         }
     }
+}
+
+/// Reads closer together than this mean output is flowing (a program
+/// writing), not a person typing: only then does a read wait for more.
+const FLOWING: Duration = Duration::from_millis(5);
+
+/// Adds what arrives within `window` to `buf`, up to `source.chunk`;
+/// whether the source ended meanwhile. Stops early when the chunk is full
+/// or on `stop`. Reads are cancel-safe (nothing is consumed by a read that
+/// loses the race to the timer).
+async fn gather(
+    source: &mut Source,
+    buf: &mut BytesMut,
+    window: Duration,
+    stop: &CancellationToken,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + window;
+    while buf.len() < source.chunk {
+        let room = source.chunk - buf.len();
+        let mut limited = (&mut *buf).limit(room);
+        tokio::select! {
+            biased;
+            read = source.reader.read_buf(&mut limited) => match read {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            },
+            () = tokio::time::sleep_until(deadline) => break,
+            () = stop.cancelled() => break,
+        }
+    }
+    false
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

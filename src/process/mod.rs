@@ -12,17 +12,22 @@ mod placement;
 mod pty;
 pub mod reaper;
 mod retained;
+mod scrollback;
+mod sequencer;
 pub mod spec;
+mod terminal;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use exit::End;
 pub use manager::{ProcessInfo, ProcessManager, Settings, Started};
-pub use output::{Event, Fault, Output, REPLAY_TAIL_BYTES, Subscription};
+pub use output::{Event, Fault, Offsets, Output, REPLAY_TAIL_BYTES, Replays, Stream, Subscription};
 pub use placement::Placement;
 pub use reaper::Reaper;
+pub use scrollback::{Lost, Replay};
 pub use spec::{Mode, ProcessConfig, PtySize, StartSpec};
+pub use terminal::{Attached, TerminalInfo, TerminalOp};
 
 /// Which process a request means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +160,9 @@ pub enum Error {
         waited: std::time::Duration,
     },
     /// A terminal input batch numbered 0 or too far ahead of the last applied.
-    #[error("batch {seq} is out of range: the last applied batch is {last_applied} and at most {window} may wait ahead of it")]
+    #[error(
+        "batch {seq} is out of range: the last applied batch is {last_applied} and at most {window} may wait ahead of it"
+    )]
     SequenceOutOfRange {
         /// The batch.
         seq: u64,

@@ -83,11 +83,13 @@ pub(super) fn adopt(
             reader: Box::new(pipe::Receiver::from_owned_fd(stdout)?),
             label: Output::Stdout,
             chunk: CHUNK,
+            coalesce: None,
         },
         Source {
             reader: Box::new(pipe::Receiver::from_owned_fd(stderr)?),
             label: Output::Stderr,
             chunk: CHUNK,
+            coalesce: None,
         },
     ];
     Ok((Box::new(backend), sources))

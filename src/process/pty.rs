@@ -22,8 +22,14 @@ use super::output::Output;
 use super::spec::PtySize;
 use crate::sys;
 
-/// One read per event, up to this many bytes.
-const CHUNK: usize = 16 * 1024;
+/// Largest output event.
+const CHUNK: usize = 32 * 1024;
+
+/// While output flows, reads within this long of the first go out as one
+/// event: `cat` of a large file is a few events per millisecond instead of
+/// one per 4 KiB read, while a lone keystroke echo leaves at once (see
+/// `pump`).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(super) struct PtyWiring {
     size: PtySize,
@@ -70,6 +76,7 @@ pub(super) fn adopt(master: OwnedFd, size: PtySize) -> io::Result<(Box<dyn Backe
         reader: Box::new(MasterReader(master.clone())),
         label: Output::Pty,
         chunk: CHUNK,
+        coalesce: Some(COALESCE),
     };
     Ok((
         Box::new(PtyBackend {
@@ -152,6 +159,15 @@ impl Backend for PtyBackend {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
         Ok(())
+    }
+
+    fn size(&self) -> Option<PtySize> {
+        Some(
+            *self
+                .size
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     fn handover(&self) -> BoxFuture<'_, io::Result<HandedIo>> {

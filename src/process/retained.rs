@@ -5,6 +5,10 @@
 //! bound a burst of short commands (thousands a second) kept every one of
 //! them for the whole window, tens of MiB. Entries hold no task: one
 //! sweeper per manager frees them as they expire.
+//!
+//! Their scrollback (kept so `Pty/Attach` can replay an ended process) is
+//! bounded a third time, in total: beyond [`SCROLLBACK_BUDGET`] the oldest
+//! ended processes lose theirs first (a replay then reports the loss).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -12,9 +16,14 @@ use std::time::Instant;
 
 use super::manager::Process;
 
+/// Scrollback bytes all retained processes keep together.
+pub(super) const SCROLLBACK_BUDGET: usize = 64 << 20;
+
 struct Entry {
     process: Arc<Process>,
     expires: Instant,
+    /// Scrollback bytes it holds (an ended process's rings no longer grow).
+    scrollback: usize,
     /// Which queue slot is this entry's (a pid may be retained again).
     seq: u64,
 }
@@ -27,6 +36,9 @@ pub(super) struct Retained {
     order: VecDeque<(u64, u32)>,
     next_seq: u64,
     max: usize,
+    /// Sum of the entries' `scrollback`.
+    scrollback: usize,
+    scrollback_budget: usize,
 }
 
 impl Retained {
@@ -37,6 +49,8 @@ impl Retained {
             order: VecDeque::new(),
             next_seq: 0,
             max: max.max(1),
+            scrollback: 0,
+            scrollback_budget: SCROLLBACK_BUDGET,
         }
     }
 
@@ -46,18 +60,24 @@ impl Retained {
         let seq = self.next_seq;
         self.next_seq += 1;
         let pid = process.info.pid;
-        self.by_pid.insert(
+        let scrollback = process.bus.scrollback_bytes();
+        self.scrollback += scrollback;
+        if let Some(old) = self.by_pid.insert(
             pid,
             Entry {
                 process,
                 expires,
+                scrollback,
                 seq,
             },
-        );
+        ) {
+            self.scrollback -= old.scrollback;
+        }
         self.order.push_back((seq, pid));
         while self.by_pid.len() > self.max {
             self.pop_oldest();
         }
+        self.trim_scrollback();
         // Removed entries leave their slots behind; never let them pile up.
         if self.order.len() > 2 * self.max {
             let by_pid = &self.by_pid;
@@ -70,7 +90,31 @@ impl Retained {
         if let Some((seq, pid)) = self.order.pop_front()
             && self.by_pid.get(&pid).is_some_and(|e| e.seq == seq)
         {
-            self.by_pid.remove(&pid);
+            self.take(pid);
+        }
+    }
+
+    /// Removes `pid`'s entry, keeping the scrollback sum right.
+    fn take(&mut self, pid: u32) {
+        if let Some(entry) = self.by_pid.remove(&pid) {
+            self.scrollback -= entry.scrollback;
+        }
+    }
+
+    /// Drops the scrollback of the oldest entries until the sum fits.
+    fn trim_scrollback(&mut self) {
+        for (seq, pid) in &self.order {
+            if self.scrollback <= self.scrollback_budget {
+                return;
+            }
+            if let Some(entry) = self.by_pid.get_mut(pid)
+                && entry.seq == *seq
+                && entry.scrollback > 0
+            {
+                entry.process.bus.drop_scrollback();
+                self.scrollback -= entry.scrollback;
+                entry.scrollback = 0;
+            }
         }
     }
 
@@ -82,7 +126,7 @@ impl Retained {
                     if entry.expires > now {
                         return Some(entry.expires);
                     }
-                    self.by_pid.remove(&pid);
+                    self.take(pid);
                 }
                 _ => {}
             }
@@ -109,10 +153,16 @@ impl Retained {
 
     /// Forgets `pid` and every process tagged `tag` (a new start reuses them).
     pub(super) fn remove(&mut self, pid: u32, tag: Option<&str>) {
-        self.by_pid.remove(&pid);
+        self.take(pid);
         if let Some(tag) = tag {
-            self.by_pid
-                .retain(|_, e| e.process.info.tag.as_deref() != Some(tag));
+            let scrollback = &mut self.scrollback;
+            self.by_pid.retain(|_, e| {
+                let keep = e.process.info.tag.as_deref() != Some(tag);
+                if !keep {
+                    *scrollback -= e.scrollback;
+                }
+                keep
+            });
         }
     }
 
@@ -136,9 +186,19 @@ mod tests {
     use super::*;
     use crate::process::handover::Ended;
     use crate::process::output::Bus;
+    use crate::process::sequencer::Sequencer;
     use crate::process::{ProcessConfig, ProcessInfo, Reaper};
 
     fn ended(pid: u32, tag: Option<&str>) -> Arc<Process> {
+        with_output(pid, tag, 0)
+    }
+
+    /// An ended process whose terminal wrote `bytes` (all kept).
+    fn with_output(pid: u32, tag: Option<&str>, bytes: usize) -> Arc<Process> {
+        let bus = Bus::new(Duration::from_secs(1), bytes);
+        if bytes > 0 {
+            bus.record(&crate::process::Output::Pty(vec![b'x'; bytes].into()));
+        }
         Arc::new(Process {
             info: ProcessInfo {
                 pid,
@@ -147,8 +207,9 @@ mod tests {
             },
             child: Reaper::default().detached(pid),
             backend: Box::new(Ended),
-            bus: Bus::new(Duration::from_secs(1)),
+            bus,
             deadline: None,
+            sequencer: Sequencer::new(0),
             exit: Mutex::new(None),
             ended_at: Mutex::new(None),
         })
@@ -188,5 +249,28 @@ mod tests {
         retained.remove(9, Some("b"));
         assert_eq!(retained.expire(in_1s), None);
         assert_eq!(retained.len(), 0);
+    }
+
+    #[test]
+    fn scrollback_of_the_oldest_goes_first_beyond_the_budget() {
+        let later = Instant::now() + Duration::from_secs(60);
+        let mut retained = Retained::new(10);
+        retained.scrollback_budget = 250;
+        for pid in 1..=3 {
+            retained.insert(with_output(pid, None, 100), later);
+        }
+        let held = |r: &Retained, pid| r.by_pid[&pid].process.bus.scrollback_bytes();
+        assert_eq!(
+            (held(&retained, 1), held(&retained, 2), held(&retained, 3)),
+            (0, 100, 100)
+        );
+        assert_eq!(retained.scrollback, 200);
+        retained.remove(2, None);
+        retained.insert(with_output(4, None, 100), later);
+        assert_eq!((held(&retained, 3), held(&retained, 4)), (100, 100));
+        assert_eq!(retained.scrollback, 200);
+        let expired = later + Duration::from_secs(1);
+        assert_eq!(retained.expire(expired), None);
+        assert_eq!(retained.scrollback, 0);
     }
 }

@@ -15,11 +15,14 @@ mod grpc_status;
 pub mod grpc_timeout;
 mod one_message;
 mod process;
+mod pty;
+mod pty_events;
 pub mod stack;
 mod stream;
 mod unary_gzip;
 
 use axum::Router;
+use envd_proto::envd::pty::v1::pty_connect::PtyServiceTonicCompatibleBuilder;
 use envd_proto::filesystem::filesystem_connect::FilesystemServiceTonicCompatibleBuilder;
 use envd_proto::process::process_connect::ProcessServiceTonicCompatibleBuilder;
 use tonic::codec::CompressionEncoding;
@@ -55,6 +58,14 @@ pub fn service(state: &AppState, http: Router) -> Router {
         .remove_watcher(filesystem::remove_watcher)
         .with_state(state.clone())
         .build();
+    let (pty_router, pty_grpc) = PtyServiceTonicCompatibleBuilder::new()
+        .create(pty::create)
+        .attach(pty::attach)
+        .send(pty::send)
+        .list(pty::list)
+        .close(pty::close)
+        .with_state(state.clone())
+        .build();
 
     let max_message = state.config.max_message_bytes;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -72,12 +83,16 @@ pub fn service(state: &AppState, http: Router) -> Router {
     let filesystem_grpc = filesystem_grpc
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
+    let pty_grpc = pty_grpc
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message);
     let routes = Routes::new(process_grpc)
         .add_service(filesystem_grpc)
+        .add_service(pty_grpc)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     stack::protocols(
-        [process_router, filesystem_router],
+        [process_router, filesystem_router, pty_router],
         routes,
         envd_proto::FILE_DESCRIPTOR_SET,
         json_methods(),
@@ -88,9 +103,30 @@ pub fn service(state: &AppState, http: Router) -> Router {
 
 /// Every method's messages for gRPC and gRPC-Web with the JSON codec.
 fn json_methods() -> JsonMethods {
+    use envd_proto::envd::pty::v1 as t;
     use envd_proto::filesystem as f;
     use envd_proto::process as p;
     JsonMethods::default()
+        .with(
+            "/envd.pty.v1.Pty/Create",
+            JsonMethod::of::<t::CreateRequest, t::CreateResponse>(),
+        )
+        .with(
+            "/envd.pty.v1.Pty/Attach",
+            JsonMethod::of::<t::AttachRequest, t::AttachResponse>(),
+        )
+        .with(
+            "/envd.pty.v1.Pty/Send",
+            JsonMethod::of::<t::SendRequest, t::SendResponse>(),
+        )
+        .with(
+            "/envd.pty.v1.Pty/List",
+            JsonMethod::of::<t::ListRequest, t::ListResponse>(),
+        )
+        .with(
+            "/envd.pty.v1.Pty/Close",
+            JsonMethod::of::<t::CloseRequest, t::CloseResponse>(),
+        )
         .with(
             "/process.Process/List",
             JsonMethod::of::<p::ListRequest, p::ListResponse>(),
@@ -171,7 +207,7 @@ mod tests {
                 .unwrap();
         let json = super::json_methods();
         let paths = methods.paths();
-        assert_eq!(paths.len(), 17, "{paths:?}");
+        assert_eq!(paths.len(), 22, "{paths:?}");
         for path in paths {
             assert!(json.contains(path), "{path} has no JSON transcoding");
         }

@@ -34,7 +34,7 @@ pub(super) fn process_events<T: Send + 'static>(
         loop {
             match tokio::time::timeout(keepalive, events.next()).await {
                 Err(_idle) => yield Ok(wrap(event(process_event::Event::Keepalive(KeepAlive {})))),
-                Ok(Some(Ok(Event::Data(output)))) => yield Ok(wrap(data_event(output))),
+                Ok(Some(Ok(Event::Data { output, .. }))) => yield Ok(wrap(data_event(output))),
                 Ok(Some(Ok(Event::End(end)))) => {
                     yield Ok(wrap(end_event(end)));
                     return;

@@ -72,6 +72,10 @@ pub(super) async fn capture(
             deadline_left_ms: live.deadline_left.map(wire::millis),
             exit: live.exit.as_ref().map(wire::end_to),
             replay: live.replay.iter().map(wire::output_to).collect(),
+            pty_produced: live.produced.pty,
+            stdout_produced: live.produced.stdout,
+            stderr_produced: live.produced.stderr,
+            last_applied_seq: live.last_applied_seq,
         });
     }
     let ended = snapshot

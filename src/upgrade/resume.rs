@@ -10,7 +10,7 @@ use envd_proto::envd::handover::v1 as pb;
 
 use super::{REPLAY_WINDOW, SCHEMA, wire};
 use crate::fs::watch::Watcher;
-use crate::process::handover::{EndedProcess, HandedIo, LiveProcess, Snapshot};
+use crate::process::handover::{EndedProcess, HandedIo, LiveProcess, Produced, Snapshot};
 use crate::process::{ProcessInfo, PtySize};
 use crate::state::AppState;
 use crate::sys;
@@ -204,5 +204,11 @@ fn live_from(live: pb::LiveProcess) -> io::Result<LiveProcess> {
             .into_iter()
             .filter_map(wire::output_from)
             .collect(),
+        produced: Produced {
+            pty: live.pty_produced,
+            stdout: live.stdout_produced,
+            stderr: live.stderr_produced,
+        },
+        last_applied_seq: live.last_applied_seq,
     })
 }

@@ -79,6 +79,12 @@ example reflection/unary '^\{' 0 \
 example reflection/stream "$START_OK" 0 \
   buf curl --protocol grpc --http2-prior-knowledge --data '{"process":{"cmd":"/bin/echo","args":["hi"]}}' "$ENVD/process.Process/Start"
 
+# --- envd.pty.v1: a terminal's stream (started, output "hi\r\n" = aGkNCg== with its offset, exit), and List via reflection ---
+example pty/connect/stream '^\{ "event": \{ "started": \{ "pid": [0-9]+, "pty": true.*"output": \{ "stream": "STREAM_PTY", "data": "aGkNCg==".*"exit": \{ "exited": true, "status": "exit status 0"' 0 \
+  buf curl --schema proto --protocol connect --data '{"size":{"cols":80,"rows":24},"command":"/bin/echo","args":["hi"]}' "$ENVD/envd.pty.v1.Pty/Create"
+example pty/reflection/unary '^\{' 0 \
+  buf curl --protocol grpc --http2-prior-knowledge --data '{}' "$ENVD/envd.pty.v1.Pty/List"
+
 # --- The README's buf curl block lists exactly the commands above, verbatim ---
 script_cmds=$(grep -E '^  buf curl ' "$0" | sed 's/^  //' | sort)
 readme_cmds=$(awk '/^## Calling envd by hand/{on=1} on && /^buf curl /' README.md | sort)

@@ -40,11 +40,11 @@ struct Rpc {
     path: String,
     /// Client or server streaming: Connect frames the message.
     streaming: bool,
-    /// Served over Connect as well as gRPC (reflection is gRPC only).
-    connect: bool,
+    /// envd's own (Connect and gRPC), or gRPC reflection's (gRPC only).
+    reflection: bool,
 }
 
-fn rpcs_of(descriptors: &[u8], connect: bool) -> Vec<Rpc> {
+fn rpcs_of(descriptors: &[u8], reflection: bool) -> Vec<Rpc> {
     let set = FileDescriptorSet::decode(descriptors).expect("a FileDescriptorSet");
     let mut out = Vec::new();
     for file in set.file {
@@ -53,7 +53,7 @@ fn rpcs_of(descriptors: &[u8], connect: bool) -> Vec<Rpc> {
                 out.push(Rpc {
                     path: format!("/{}.{}/{}", file.package(), service.name(), method.name()),
                     streaming: method.client_streaming() || method.server_streaming(),
-                    connect,
+                    reflection,
                 });
             }
         }
@@ -63,14 +63,11 @@ fn rpcs_of(descriptors: &[u8], connect: bool) -> Vec<Rpc> {
 
 /// Every RPC envd serves, from the descriptor sets it serves them from.
 fn rpcs() -> Vec<Rpc> {
-    let mut all = rpcs_of(envd_proto::FILE_DESCRIPTOR_SET, true);
-    all.extend(rpcs_of(
-        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-        false,
-    ));
+    let mut all = rpcs_of(envd_proto::FILE_DESCRIPTOR_SET, false);
+    all.extend(rpcs_of(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET, true));
     all.extend(rpcs_of(
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        false,
+        true,
     ));
     all
 }
@@ -91,9 +88,19 @@ fn connect_request(rpc: &Rpc, token: Option<&str>) -> http::Request<Body> {
     .unwrap()
 }
 
-/// A gRPC request (HTTP/2, as gRPC needs) whose message is not protobuf
-/// (a varint that never ends).
+/// `ServerReflectionRequest { list_services: "" }`: reflection reads its
+/// stream past messages it cannot decode, so its probe is a valid one.
+const LIST_SERVICES: &[u8] = &[0x3a, 0x00];
+
+/// A gRPC request (HTTP/2, as gRPC needs). envd's methods get a message
+/// that is not protobuf (a varint that never ends); reflection gets
+/// [`LIST_SERVICES`].
 fn grpc_request(rpc: &Rpc, token: Option<&str>) -> http::Request<Body> {
+    let message: &[u8] = if rpc.reflection {
+        LIST_SERVICES
+    } else {
+        &[0xff]
+    };
     with_token(
         App::request(Method::POST, &rpc.path)
             .version(http::Version::HTTP_2)
@@ -101,7 +108,7 @@ fn grpc_request(rpc: &Rpc, token: Option<&str>) -> http::Request<Body> {
             .header("te", "trailers"),
         token,
     )
-    .body(Body::from(envelope(0, &[0xff])))
+    .body(Body::from(envelope(0, message)))
     .unwrap()
 }
 
@@ -159,7 +166,7 @@ async fn every_rpc_is_guarded_on_connect_and_grpc() {
         "the descriptor sets hold envd's services: {rpcs:?}"
     );
     for rpc in &rpcs {
-        if rpc.connect {
+        if !rpc.reflection {
             for token in WRONG {
                 let reply = app.send(connect_request(rpc, token)).await;
                 assert_guard_refusal(&reply, &format!("Connect {} token {token:?}", rpc.path));
@@ -184,16 +191,25 @@ async fn every_rpc_is_guarded_on_connect_and_grpc() {
                 "{what}: the reason detail"
             );
         }
-        // Past the guard, the method's decoder refuses the message as
-        // tonic (and grpc-go) do: `internal`, "failed to decode".
         let reply = app.send(grpc_request(rpc, Some(TOKEN))).await;
-        let message = reply.header("grpc-message").to_owned();
-        assert_eq!(
-            (reply.grpc_status(), message.contains("decode")),
-            ("13", true),
+        let what = format!(
             "gRPC {} with the token reaches the method: {reply:?}",
             rpc.path
         );
+        if rpc.reflection {
+            assert_eq!(reply.grpc_status(), "0", "{what}");
+            let services = String::from_utf8_lossy(&reply.body).into_owned();
+            assert!(services.contains("process.Process"), "{what}");
+        } else {
+            // The method's decoder refuses the message as tonic (and
+            // grpc-go) do: `internal`, "failed to decode".
+            let message = reply.header("grpc-message").to_owned();
+            assert_eq!(
+                (reply.grpc_status(), message.contains("decode")),
+                ("13", true),
+                "{what}"
+            );
+        }
     }
 }
 

@@ -60,6 +60,7 @@ mod process_stdin;
 mod process_timeout;
 mod process_user;
 mod protocol_errors;
+mod pty_service;
 mod shutdown;
 mod snapshot;
 mod upgrade;

@@ -166,7 +166,7 @@ async fn multibyte_output_split_across_chunks_arrives_byte_exact() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("utf8.txt");
     // 3- and 4-byte characters with no newline (which the terminal would
-    // rewrite), far longer than one 16 KiB read.
+    // rewrite), far longer than one 32 KiB event.
     let text: String = "€ü😀ж".repeat(20_000);
     std::fs::write(&file, &text).unwrap();
     let run = envd
@@ -181,8 +181,8 @@ async fn multibyte_output_split_across_chunks_arrives_byte_exact() {
         .collect();
     assert!(chunks.len() > 1, "output came in one piece");
     assert!(
-        chunks.iter().all(|c| c.len() <= 16 * 1024),
-        "pty chunks are at most 16 KiB"
+        chunks.iter().all(|c| c.len() <= 32 * 1024),
+        "pty chunks are at most 32 KiB"
     );
     let split = chunks
         .iter()

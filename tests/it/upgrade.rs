@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "upgrade-test-token";
 const AUTH: (&str, &str) = ("x-access-token", TOKEN);
+const PTY_SEND: &str = "envd.pty.v1.Pty/Send";
+const PTY_LIST: &str = "envd.pty.v1.Pty/List";
+const PTY_ATTACH: &str = "envd.pty.v1.Pty/Attach";
 
 struct Setup {
     envd: Envd,
@@ -260,6 +263,32 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
         reply["events"].as_array().is_some_and(|e| !e.is_empty())
     })
     .await;
+    // Terminal input batch 1 through envd.pty.v1, and where its output stands.
+    let shell_pid = envd.call_with(LIST, json!({}), &[AUTH]).await["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["tag"] == "shell")
+        .unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    let batch = |seq: u64, text: &str| json!({"process": {"pid": shell_pid}, "seq": seq, "operations": [{"input": b64(text.as_bytes())}]});
+    envd.call_with(PTY_SEND, batch(1, "echo before-$((1+1))\n"), &[AUTH])
+        .await;
+    let pty_ref = &pty_seen;
+    wait_for("the PTY's answer to batch 1", async || {
+        String::from_utf8_lossy(&pty_ref.lock().unwrap()).contains("before-2")
+    })
+    .await;
+    let terminal_offset = |list: &Value| -> u64 {
+        list["terminals"][0]["outputOffset"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let offset_before = terminal_offset(&envd.call_with(PTY_LIST, json!({}), &[AUTH]).await);
+    assert!(offset_before > 0);
     let seen_ref = &seen;
     wait_for("counter output", async || {
         numbers(&seen_ref.lock().unwrap()).len() > 20
@@ -369,6 +398,43 @@ async fn processes_watchers_and_init_survive_an_upgrade() {
     })
     .await;
     pty_reader.abort();
+
+    // Terminal offsets and batch numbers go on where they were: a replay
+    // from the offset seen before the upgrade starts exactly there, a retry
+    // of batch 1 is not typed again, and batch 2 is next.
+    let terminals = envd.call_with(PTY_LIST, json!({}), &[AUTH]).await;
+    assert_eq!(terminals["terminals"][0]["pid"], shell_pid, "{terminals}");
+    assert_eq!(
+        terminals["terminals"][0]["lastAppliedSeq"], "1",
+        "{terminals}"
+    );
+    assert!(terminal_offset(&terminals) > offset_before);
+    let mut attach = envd
+        .stream(
+            PTY_ATTACH,
+            json!({"process": {"pid": shell_pid}, "offset": offset_before.to_string()}),
+            &[AUTH],
+        )
+        .await;
+    let started = attach.message().await;
+    assert_eq!(
+        started["event"]["started"]["lastAppliedSeq"], "1",
+        "{started}"
+    );
+    let first = attach.message().await;
+    assert_eq!(
+        first["event"]["output"]["offset"],
+        offset_before.to_string(),
+        "{first}"
+    );
+    let retry = envd
+        .call_with(PTY_SEND, batch(1, "echo twice\n"), &[AUTH])
+        .await;
+    assert_eq!(retry["lastAppliedSeq"], "1", "{retry}");
+    let next = envd
+        .call_with(PTY_SEND, batch(2, "echo after\n"), &[AUTH])
+        .await;
+    assert_eq!(next["lastAppliedSeq"], "2", "{next}");
 
     // The undelivered event.
     let reply = envd

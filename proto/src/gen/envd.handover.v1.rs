@@ -155,6 +155,20 @@ pub struct LiveProcess {
     /// The recent output envd read (oldest first), replayed to `Connect`.
     #[prost(message, repeated, tag = "8")]
     pub replay: ::prost::alloc::vec::Vec<OutputChunk>,
+    /// Bytes the terminal, stdout and stderr produced so far: `Pty/Attach`
+    /// offsets go on across the upgrade (0 from an envd without them: the
+    /// replay then starts at offset 0).
+    #[prost(uint64, tag = "9")]
+    pub pty_produced: u64,
+    /// See `pty_produced`.
+    #[prost(uint64, tag = "10")]
+    pub stdout_produced: u64,
+    /// See `pty_produced`.
+    #[prost(uint64, tag = "11")]
+    pub stderr_produced: u64,
+    /// The last `Pty/Send` batch applied, so batch numbering goes on.
+    #[prost(uint64, tag = "12")]
+    pub last_applied_seq: u64,
     /// Its streams.
     #[prost(oneof = "live_process::Io", tags = "4, 5")]
     pub io: ::core::option::Option<live_process::Io>,
@@ -1008,6 +1022,18 @@ impl serde::Serialize for LiveProcess {
         if !self.replay.is_empty() {
             len += 1;
         }
+        if self.pty_produced != 0 {
+            len += 1;
+        }
+        if self.stdout_produced != 0 {
+            len += 1;
+        }
+        if self.stderr_produced != 0 {
+            len += 1;
+        }
+        if self.last_applied_seq != 0 {
+            len += 1;
+        }
         if self.io.is_some() {
             len += 1;
         }
@@ -1031,6 +1057,26 @@ impl serde::Serialize for LiveProcess {
         }
         if !self.replay.is_empty() {
             struct_ser.serialize_field("replay", &self.replay)?;
+        }
+        if self.pty_produced != 0 {
+            #[allow(clippy::needless_borrow)]
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            struct_ser.serialize_field("ptyProduced", ToString::to_string(&self.pty_produced).as_str())?;
+        }
+        if self.stdout_produced != 0 {
+            #[allow(clippy::needless_borrow)]
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            struct_ser.serialize_field("stdoutProduced", ToString::to_string(&self.stdout_produced).as_str())?;
+        }
+        if self.stderr_produced != 0 {
+            #[allow(clippy::needless_borrow)]
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            struct_ser.serialize_field("stderrProduced", ToString::to_string(&self.stderr_produced).as_str())?;
+        }
+        if self.last_applied_seq != 0 {
+            #[allow(clippy::needless_borrow)]
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            struct_ser.serialize_field("lastAppliedSeq", ToString::to_string(&self.last_applied_seq).as_str())?;
         }
         if let Some(v) = self.io.as_ref() {
             match v {
@@ -1059,6 +1105,14 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
             "deadlineLeftMs",
             "exit",
             "replay",
+            "pty_produced",
+            "ptyProduced",
+            "stdout_produced",
+            "stdoutProduced",
+            "stderr_produced",
+            "stderrProduced",
+            "last_applied_seq",
+            "lastAppliedSeq",
             "pipes",
             "terminal",
         ];
@@ -1071,6 +1125,10 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
             DeadlineLeftMs,
             Exit,
             Replay,
+            PtyProduced,
+            StdoutProduced,
+            StderrProduced,
+            LastAppliedSeq,
             Pipes,
             Terminal,
             __SkipField__,
@@ -1101,6 +1159,10 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
                             "deadlineLeftMs" | "deadline_left_ms" => Ok(GeneratedField::DeadlineLeftMs),
                             "exit" => Ok(GeneratedField::Exit),
                             "replay" => Ok(GeneratedField::Replay),
+                            "ptyProduced" | "pty_produced" => Ok(GeneratedField::PtyProduced),
+                            "stdoutProduced" | "stdout_produced" => Ok(GeneratedField::StdoutProduced),
+                            "stderrProduced" | "stderr_produced" => Ok(GeneratedField::StderrProduced),
+                            "lastAppliedSeq" | "last_applied_seq" => Ok(GeneratedField::LastAppliedSeq),
                             "pipes" => Ok(GeneratedField::Pipes),
                             "terminal" => Ok(GeneratedField::Terminal),
                             _ => Ok(GeneratedField::__SkipField__),
@@ -1128,6 +1190,10 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
                 let mut deadline_left_ms__ = None;
                 let mut exit__ = None;
                 let mut replay__ = None;
+                let mut pty_produced__ = None;
+                let mut stdout_produced__ = None;
+                let mut stderr_produced__ = None;
+                let mut last_applied_seq__ = None;
                 let mut io__ = None;
                 while let Some(k) = map_.next_key()? {
                     match k {
@@ -1171,6 +1237,38 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
                             }
                             replay__ = Some(map_.next_value()?);
                         }
+                        GeneratedField::PtyProduced => {
+                            if pty_produced__.is_some() {
+                                return Err(serde::de::Error::duplicate_field("ptyProduced"));
+                            }
+                            pty_produced__ = 
+                                Some(map_.next_value::<::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
+                        }
+                        GeneratedField::StdoutProduced => {
+                            if stdout_produced__.is_some() {
+                                return Err(serde::de::Error::duplicate_field("stdoutProduced"));
+                            }
+                            stdout_produced__ = 
+                                Some(map_.next_value::<::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
+                        }
+                        GeneratedField::StderrProduced => {
+                            if stderr_produced__.is_some() {
+                                return Err(serde::de::Error::duplicate_field("stderrProduced"));
+                            }
+                            stderr_produced__ = 
+                                Some(map_.next_value::<::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
+                        }
+                        GeneratedField::LastAppliedSeq => {
+                            if last_applied_seq__.is_some() {
+                                return Err(serde::de::Error::duplicate_field("lastAppliedSeq"));
+                            }
+                            last_applied_seq__ = 
+                                Some(map_.next_value::<::pbjson::private::NumberDeserialize<_>>()?.0)
+                            ;
+                        }
                         GeneratedField::Pipes => {
                             if io__.is_some() {
                                 return Err(serde::de::Error::duplicate_field("pipes"));
@@ -1197,6 +1295,10 @@ impl<'de> serde::Deserialize<'de> for LiveProcess {
                     deadline_left_ms: deadline_left_ms__,
                     exit: exit__,
                     replay: replay__.unwrap_or_default(),
+                    pty_produced: pty_produced__.unwrap_or_default(),
+                    stdout_produced: stdout_produced__.unwrap_or_default(),
+                    stderr_produced: stderr_produced__.unwrap_or_default(),
+                    last_applied_seq: last_applied_seq__.unwrap_or_default(),
                     io: io__,
                 })
             }

@@ -297,6 +297,7 @@ mod tests {
             gid: Gid::current(),
             home: home.path().to_owned(),
             groups: Vec::new(),
+            shell: "/bin/sh".into(),
         };
         let defaults = Defaults {
             workdir: Some(workdir.path().to_owned()),
