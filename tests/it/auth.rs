@@ -6,9 +6,10 @@
 //! guard refuses, the right token is not. Operations the document marks as
 //! needing no token (`security` allows `{}`) must pass the guard without one.
 //!
-//! Requests that pass the guard are harmless: RPC messages do not decode
-//! (so no handler body runs), and each plain-HTTP route has a probe that
-//! touches only this test's scratch directory.
+//! Requests that pass the guard are harmless: envd's RPC messages do not
+//! decode (so no handler body runs), reflection is asked to list services,
+//! and each plain-HTTP route has a probe that touches only this test's
+//! scratch directory or the scratch paths the state points at.
 
 use axum::body::Body;
 use http::Method;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::support::app::App;
 use crate::support::connect::envelope;
+use crate::support::frames::{END_STREAM, frames_of};
 use crate::support::reply::Reply;
 
 const TOKEN: &str = "secret-access-token";
@@ -146,9 +148,13 @@ fn connect_code(reply: &Reply) -> String {
         .header("content-type")
         .starts_with("application/connect+")
     {
-        let mut frames = crate::support::frames::frames_of(&reply.body);
+        let mut frames = frames_of(&reply.body);
         let (flags, payload) = frames.pop().expect("an end-of-stream frame");
-        assert_eq!(flags & 0x02, 0x02, "the last frame ends the stream");
+        assert_eq!(
+            flags & END_STREAM,
+            END_STREAM,
+            "the last frame ends the stream"
+        );
         serde_json::from_slice::<Value>(&payload).expect("JSON")["error"].clone()
     } else {
         serde_json::from_slice(&reply.body).unwrap_or_default()
