@@ -449,9 +449,9 @@ impl ProcessManager {
         self.table().live.values().cloned().collect()
     }
 
-    /// Runs `task` on the manager's tracker (waited for at shutdown).
-    pub(super) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.spawn(task);
+    /// The tracker per-process work runs on (waited for at shutdown).
+    pub(super) fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Fails with not-found unless the selector matches a live process.

@@ -638,3 +638,68 @@ async fn create_and_send_check_their_requests() {
     let (_, reply) = envd.unary(SEND, json!({"seq": 1})).await;
     assert_eq!(connect_error(&reply).0, "invalid_argument");
 }
+
+#[tokio::test]
+async fn a_batch_the_client_gave_up_on_still_runs_once() {
+    let envd = Envd::start();
+    // The program reads nothing for a second, so the batch's write blocks
+    // on the full terminal input queue, then counts what arrives.
+    let script = "stty raw -echo; echo ready; sleep 1; timeout --foreground 3 cat | wc -c";
+    let mut frames = envd
+        .stream(CREATE, create("/bin/sh", &["-c", script]), &[])
+        .await;
+    let mut seen = Seen::default();
+    read_until(&mut frames, &mut seen, |s| {
+        s.text("STREAM_PTY").contains("ready")
+    })
+    .await;
+    let pid = seen.pid();
+    let bytes = vec![b'k'; 200_000];
+    let body = json!({"process": {"pid": pid}, "seq": 1, "operations": [{"input": b64(&bytes)}]});
+    let gave_up = envd
+        .http
+        .post(envd.url(&format!("/{SEND}")))
+        .header("content-type", "application/json")
+        .timeout(Duration::from_millis(200))
+        .body(body.to_string())
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the batch finished within 200 ms");
+    // The retry waits for the batch still running and does not repeat it.
+    let (status, reply) = envd.unary(SEND, body).await;
+    assert_eq!((status, last_applied(&reply)), (200, 1), "{reply}");
+    read_to_end(&mut frames, &mut seen).await;
+    let text = seen.text("STREAM_PTY");
+    assert!(
+        text.contains("200000"),
+        "{:?}",
+        &text[text.len().saturating_sub(40)..]
+    );
+}
+
+#[tokio::test]
+async fn input_for_a_terminal_nobody_reads_fails_once_it_hangs_up() {
+    let envd = Envd::start();
+    let mut frames = envd
+        .stream(
+            CREATE,
+            create("/bin/sh", &["-c", "stty raw -echo; echo ready; sleep 1"]),
+            &[],
+        )
+        .await;
+    let mut seen = Seen::default();
+    read_until(&mut frames, &mut seen, |s| {
+        s.text("STREAM_PTY").contains("ready")
+    })
+    .await;
+    let pid = seen.pid();
+    // More than the terminal's input queue holds: the write waits, then
+    // the program exits without reading and the write must give up.
+    let ops = json!([{"input": b64(&vec![b'k'; 200_000])}]);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(20), send(&envd, pid, 1, ops))
+        .await
+        .expect("Send never returned after the terminal hung up");
+    assert_ne!(status, 200, "{body}");
+    read_to_end(&mut frames, &mut seen).await;
+    assert!(seen.exit.is_some());
+}
