@@ -104,8 +104,10 @@ breaking: setup-node ## buf breaking (WIRE_JSON): proto/ against the last releas
 package-check: setup-node ## cargo package envd-proto/envd-sdk (verified); npm pack @envd/sdk, installed into an empty project and imported
 	./scripts/package-check.sh
 
+# The daemon's integration tests are one binary, tests/it (`cargo test --test it MODULE::`),
+# plus tests/soak.rs; the rest of the workspace adds its unit tests, sdk-rs's and the drift check.
 .PHONY: test-rust
-test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files; envd-shell in tmux)
+test-rust: ## Rust unit and integration tests (tests/it: real envd for processes, PTYs, files; the router in process for protocol; envd-shell in tmux)
 	./scripts/setup-lifecycle-tools.sh
 	./scripts/setup-tmux.sh
 	$(CARGO) test --workspace
@@ -131,7 +133,7 @@ fuzz: ## Every fuzz target under AFL++ for FUZZ_SECONDS each (default 600); find
 fuzz-smoke: ## Every fuzz target for 20 s on its corpus (CI)
 	./scripts/fuzz.sh 20
 
-# CI runs tests/soak.rs once (one round, 200 idle streams) inside test-rust.
+# CI runs tests/soak.rs (a binary of its own) once, one round with 200 idle streams, inside test-rust.
 SOAK_SECONDS ?= 300
 SOAK_IDLE_STREAMS ?= 1000
 .PHONY: soak
