@@ -104,10 +104,25 @@ breaking: setup-node ## buf breaking (WIRE_JSON): proto/ against the last releas
 package-check: setup-node ## cargo package envd-proto/envd-sdk (verified); npm pack @envd/sdk, installed into an empty project and imported
 	./scripts/package-check.sh
 
+# The daemon's integration tests are one binary, tests/it (`cargo test --test it MODULE::`),
+# plus tests/soak.rs; the rest of the workspace adds its unit tests, sdk-rs's and the drift check.
 .PHONY: test-rust
-test-rust: ## Rust unit and end-to-end tests (real envd, processes, PTYs, files)
+test-rust: ## Rust unit and integration tests (tests/it: real envd for processes, PTYs, files; the router in process for protocol; envd-shell in tmux)
 	./scripts/setup-lifecycle-tools.sh
+	./scripts/setup-tmux.sh
 	$(CARGO) test --workspace
+
+.PHONY: test-shell
+test-shell: ## envd-shell alone: unit tests, error exits, and the tmux tests against a real envd
+	./scripts/setup-tmux.sh
+	$(CARGO) build --bin envd
+	$(CARGO) test -p envd-shell
+
+# CI streams 64 MiB (in test-rust); this pushes the full 1 GiB.
+.PHONY: test-memory
+test-memory: ## sdk-rs: 1 GiB through a command handle and a terminal session, client RSS growth bounded
+	$(CARGO) build --bin envd
+	ENVD_MEMORY_TEST_BYTES=1073741824 $(CARGO) test -p envd-sdk --test memory -- --nocapture
 
 FUZZ_SECONDS ?= 600
 .PHONY: fuzz
@@ -118,7 +133,7 @@ fuzz: ## Every fuzz target under AFL++ for FUZZ_SECONDS each (default 600); find
 fuzz-smoke: ## Every fuzz target for 20 s on its corpus (CI)
 	./scripts/fuzz.sh 20
 
-# CI runs tests/soak.rs once (one round, 200 idle streams) inside test-rust.
+# CI runs tests/soak.rs (a binary of its own) once, one round with 200 idle streams, inside test-rust.
 SOAK_SECONDS ?= 300
 SOAK_IDLE_STREAMS ?= 1000
 .PHONY: soak
@@ -163,8 +178,12 @@ test-interop: ## Published e2b SDKs (npm, PyPI), connect-node protocol matrix, b
 test: lint deny breaking check-gen package-check test-rust connect-conformance bench-smoke test-sdk-ts conformance test-browser test-interop check-release fuzz-smoke ## Everything CI runs
 
 .PHONY: bench
-bench: setup ## Benchmarks (print numbers; not part of CI)
+bench: setup bench-terminal ## Benchmarks (print numbers; not part of CI)
 	./tests/interop/bench.sh
+
+.PHONY: bench-terminal
+bench-terminal: setup-node envd-debug sdk-ts ## sdk-ts terminal sessions: keystroke echo latency p50/p99, PTY output MB/s (ENVD_BIN to pick the envd)
+	node sdk-ts/bench/terminal.mjs
 
 # envd-bench (tools/bench) speaks only the wire protocol, so it measures any envd, E2B's Go one
 # included (`envd-bench --url http://HOST:PORT`). With --envd-bin it starts envd itself on a free

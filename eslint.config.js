@@ -75,7 +75,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["conformance/adapters/ts/**/*.{js,mjs,ts}", "conformance/runner/**/*.{js,mjs,ts}"],
+    files: ["conformance/adapters/ts/**/*.{js,mjs,ts}", "conformance/runner/**/*.{js,mjs,ts}", "sdk-ts/bench/**/*.mjs"],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2022,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tools tests/lifecycle_fsfreeze.rs uses to make and clean up its own loop-mounted
+# Tools tests/it/lifecycle_fsfreeze.rs uses to make and clean up its own loop-mounted
 # ext4 image: mkfs.ext4 (e2fsprogs), mount/umount/losetup and fsfreeze
 # (util-linux, mount). Idempotent: installs only what is missing.
 set -euo pipefail

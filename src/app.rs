@@ -74,8 +74,9 @@ pub fn router(state: &AppState) -> Router {
         .layer(cors())
 }
 
-/// The shared state every handler sees; spawns nothing.
-fn build_state(
+/// The shared state every handler sees; spawns nothing. Public so the
+/// integration tests can build [`router`] in their own process.
+pub fn build_state(
     config: &Config,
     listener: &TcpListener,
     reaper: &Arc<Reaper>,

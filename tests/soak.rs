@@ -15,15 +15,23 @@
     reason = "test: a failed unwrap is a failed test; figures are approximate"
 )]
 
+// The harness of `tests/it`, shared.
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::Envd;
+use crate::support::files::upload;
+use crate::support::mounts::Tmpfs;
+use crate::support::process::start_req;
+use crate::support::process::{START, pid_of};
+use crate::support::procfs::memory;
+use crate::support::procfs::{children_of, fd_targets};
+use crate::support::s;
+use crate::support::{STEP, eventually};
 use bytes::Bytes;
-use support::files::{Tmpfs, memory, s, upload};
-use support::process::{START, STEP, children_of, eventually, fd_targets, pid_of};
-use support::{Envd, start_req};
 
 const MIB: u64 = 1024 * 1024;
 const OCTET: (&str, &str) = ("content-type", "application/octet-stream");
@@ -149,7 +157,7 @@ async fn slow_reader(envd: &Envd, figures: &mut Figures) {
             assert!(frame.json.get("error").is_none(), "{}", frame.json);
             break;
         }
-        out.extend(support::process::output(
+        out.extend(crate::support::process::output(
             std::slice::from_ref(&frame.json),
             "stdout",
         ));

@@ -34,6 +34,14 @@ const REASONS = [
   'RANGE_NOT_SATISFIABLE', 'PRECONDITION_FAILED', 'NOT_ACCEPTABLE', 'STREAM_FELL_BEHIND',
   'STREAM_STALLED', 'INTERNAL', 'SHUTTING_DOWN',
 ].map((r) => `ERROR_REASON_${r}`);
+// Reasons numbered past the contiguous block above.
+Object.assign(REASONS, {
+  100: 'ERROR_REASON_NOT_INITIALIZED', 101: 'ERROR_REASON_UPGRADE_BINARY_INVALID',
+  102: 'ERROR_REASON_HANDOVER_SCHEMA_REJECTED', 103: 'ERROR_REASON_UPGRADE_FAILED',
+  104: 'ERROR_REASON_PAYLOAD_TOO_LARGE', 200: 'ERROR_REASON_SEQUENCE_GAP',
+  201: 'ERROR_REASON_SEQUENCE_OUT_OF_RANGE', 202: 'ERROR_REASON_SEQUENCE_BACKLOG',
+  203: 'ERROR_REASON_OFFSET_OUT_OF_RANGE',
+});
 const DETAIL_TYPE = 'envd.common.v1.ErrorDetail';
 
 /** Field 1 (varint) of a binary envd.common.v1.ErrorDetail, or undefined. */
@@ -99,9 +107,11 @@ function headers(extra = {}, opts = {}) {
 }
 
 async function unary(path, body, opts = {}) {
+  const extra = { 'Content-Type': 'application/json' };
+  if (opts.timeoutMs) extra['Connect-Timeout-Ms'] = String(opts.timeoutMs);
   const res = await fetch(`${client.url}/${path}`, {
     method: 'POST',
-    headers: headers({ 'Content-Type': 'application/json' }, opts),
+    headers: headers(extra, opts),
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -540,6 +550,201 @@ const ops = {
   async 'files.download_url'(a) { return { url: signedUrl(a, 'read') }; },
   async 'files.upload_url'(a) { return { url: signedUrl(a, 'write') }; },
 };
+
+// ---- Terminal sessions (envd.pty.v1.Pty), on the wire: Connect JSON, uint64 as strings, bytes as base64.
+const PTY = 'envd.pty.v1.Pty';
+const STREAM_NAMES = { STREAM_PTY: 'pty', STREAM_STDOUT: 'stdout', STREAM_STDERR: 'stderr' };
+
+/** The wire operation for a case's `{input}` / `{resize}` / `{signal}`. */
+function wireOp(op) {
+  if (op.input !== undefined) return { input: Buffer.from(op.input).toString('base64') };
+  if (op.resize !== undefined) return { resize: { cols: op.resize.cols, rows: op.resize.rows } };
+  if (op.signal !== undefined) return { signal: `SIGNAL_${op.signal}` };
+  throw new OpError('invalid_argument', `bad op ${JSON.stringify(op)}`);
+}
+
+/**
+ * A terminal session: one Create/Attach stream at a time; output trimmed to
+ * the next expected offset per stream, so a reattach after drop_stream
+ * delivers each byte once; sends are sequenced from `nextSeq`.
+ */
+function terminalSession(path, body, opts = {}) {
+  const h = {
+    id: `t${nextHandle++}`, pid: null, pty: true, nextSeq: 1, chunks: [], expected: {}, exit: null, error: null,
+    finished: false, stream: null, dropping: false,
+  };
+  let started;
+  const startP = new Promise((resolve, reject) => { started = { resolve, reject }; });
+  const open = (p, b) => {
+    const s = serverStream(p, b, (msg) => {
+      const ev = msg.event ?? {};
+      if (ev.started) {
+        if (h.pid === null) {
+          h.pid = ev.started.pid;
+          h.pty = ev.started.pty === true;
+          h.nextSeq = Number(ev.started.lastAppliedSeq ?? 0) + 1;
+        }
+        started.resolve();
+      } else if (ev.output) {
+        const stream = STREAM_NAMES[ev.output.stream];
+        const data = Buffer.from(ev.output.data ?? '', 'base64');
+        const offset = Number(ev.output.offset ?? 0);
+        const expected = h.expected[stream] ?? offset;
+        const end = offset + data.length;
+        if (end <= expected) return;
+        if (offset > expected) h.chunks.push({ lost: { stream, lostBytes: offset - expected, resumeOffset: offset } });
+        h.chunks.push({ stream, data: data.subarray(Math.max(0, expected - offset)) });
+        h.expected[stream] = end;
+      } else if (ev.lost) {
+        const stream = STREAM_NAMES[ev.lost.stream];
+        h.expected[stream] = Number(ev.lost.resumeOffset ?? 0);
+      } else if (ev.exit) {
+        h.exit = ev.exit;
+      }
+    }, opts);
+    h.stream = s;
+    h.done = s.done.then(() => {
+      if (!h.exit) throw new OpError('unavailable', 'terminal stream ended without an exit event');
+      h.finished = true;
+    }).catch(async (e) => {
+      if (h.dropping && !h.exit) {
+        h.dropping = false;
+        const mainStream = h.pty ? 'pty' : 'stdout';
+        const again = { process: { pid: h.pid } };
+        if (h.expected[mainStream] !== undefined) again.offset = String(h.expected[mainStream]);
+        if (h.expected.stderr !== undefined) again.stderrOffset = String(h.expected.stderr);
+        open(`${PTY}/Attach`, again);
+        return h.done;
+      }
+      h.finished = true;
+      h.error = e;
+      started.reject(e);
+      return undefined;
+    });
+  };
+  open(path, body);
+  if (body.offset !== undefined) h.expected.pty = Number(body.offset);
+  handles.set(h.id, h);
+  return startP.then(() => {
+    if (!h.pty && body.offset !== undefined) { delete h.expected.pty; h.expected.stdout = Number(body.offset); }
+    return h;
+  });
+}
+
+function terminalText(h) {
+  const main = h.pty ? 'pty' : 'stdout';
+  return Buffer.concat(h.chunks.filter((c) => c.stream === main).map((c) => c.data)).toString();
+}
+
+async function terminalSend(h, ops) {
+  const seq = h.nextSeq;
+  await unary(`${PTY}/Send`, { process: { pid: h.pid }, seq: String(seq), operations: ops });
+  h.nextSeq = seq + 1;
+  return {};
+}
+
+async function terminalDone(h, timeoutMs) {
+  const t = Number(timeoutMs ?? 60000);
+  for (const deadline = Date.now() + t; ;) {
+    if (h.finished) break;
+    if (Date.now() > deadline) throw new OpError('deadline_exceeded', `not finished within ${t} ms`);
+    await sleep(20);
+  }
+  if (h.error) throw h.error;
+}
+
+Object.assign(ops, {
+  async 'terminal.create'(a) {
+    const body = { size: { cols: a.cols, rows: a.rows }, command: a.cmd ?? '', args: a.args ?? [], envs: a.envs ?? {} };
+    if (a.cwd !== undefined) body.cwd = a.cwd;
+    if (a.tag !== undefined) body.tag = a.tag;
+    if (a.user !== undefined) body.user = a.user;
+    const h = await terminalSession(`${PTY}/Create`, body);
+    return { handle: h.id, pid: h.pid };
+  },
+  async 'terminal.attach'(a) {
+    const body = { process: a.pid !== undefined ? { pid: Number(a.pid) } : { tag: a.tag } };
+    if (a.offset !== undefined) body.offset = String(a.offset);
+    const h = await terminalSession(`${PTY}/Attach`, body);
+    return { handle: h.id, pid: h.pid, pty: h.pty };
+  },
+  async 'terminal.write'(a) { return terminalSend(getHandle(a.handle), [wireOp({ input: a.data })]); },
+  async 'terminal.resize'(a) { return terminalSend(getHandle(a.handle), [wireOp({ resize: { cols: a.cols, rows: a.rows } })]); },
+  async 'terminal.signal'(a) { return terminalSend(getHandle(a.handle), [wireOp({ signal: a.signal })]); },
+  async 'terminal.read_until'(a) {
+    const h = getHandle(a.handle);
+    const deadline = Date.now() + Number(a.timeoutMs ?? 10000);
+    for (;;) {
+      const text = terminalText(h);
+      if (text.includes(a.contains)) return { output: text };
+      if (h.finished) throw h.error ?? new OpError('deadline_exceeded', `stream ended without ${JSON.stringify(a.contains)}`);
+      if (Date.now() > deadline) throw new OpError('deadline_exceeded', `${JSON.stringify(a.contains)} not seen`);
+      await sleep(20);
+    }
+  },
+  async 'terminal.drop_stream'(a) {
+    const h = getHandle(a.handle);
+    if (!h.finished) { h.dropping = true; h.stream.abort(); }
+    return {};
+  },
+  async 'terminal.wait'(a) {
+    const h = getHandle(a.handle);
+    await terminalDone(h, a.timeoutMs);
+    const e = h.exit;
+    const out = { exitCode: e.exitCode ?? 0, exited: e.exited ?? false, status: e.status ?? '', output: terminalText(h) };
+    if (e.error) out.error = e.error;
+    return out;
+  },
+  async 'terminal.close'(a) {
+    const body = { process: { pid: getHandle(a.handle).pid } };
+    if (a.graceMs !== undefined) body.graceMs = a.graceMs;
+    await unary(`${PTY}/Close`, body);
+    return {};
+  },
+  async 'terminal.list'() {
+    const r = await unary(`${PTY}/List`, {});
+    const terminals = (r.terminals ?? []).map((t) => {
+      const out = { pid: t.pid, cols: t.size?.cols ?? 0, rows: t.size?.rows ?? 0 };
+      if (t.tag !== undefined) out.tag = t.tag;
+      return out;
+    });
+    terminals.sort((x, y) => x.pid - y.pid);
+    return { terminals };
+  },
+  async 'terminal.send_raw'(a) {
+    const r = await unary(`${PTY}/Send`, { process: { pid: Number(a.pid) }, seq: String(a.seq), operations: (a.ops ?? []).map(wireOp) }, { timeoutMs: a.timeoutMs });
+    return { lastAppliedSeq: Number(r.lastAppliedSeq ?? 0) };
+  },
+  async 'terminal.attach_raw'(a) {
+    const body = { process: { pid: Number(a.pid) } };
+    if (a.offset !== undefined) body.offset = String(a.offset);
+    if (a.stderrOffset !== undefined) body.stderrOffset = String(a.stderrOffset);
+    const out = { pty: false, lastAppliedSeq: 0, events: [] };
+    const t = Number(a.timeoutMs ?? 10000);
+    const s = serverStream(`${PTY}/Attach`, body, (msg) => {
+      const ev = msg.event ?? {};
+      if (ev.started) { out.pty = ev.started.pty === true; out.lastAppliedSeq = Number(ev.started.lastAppliedSeq ?? 0); }
+      if (ev.output) {
+        const stream = STREAM_NAMES[ev.output.stream];
+        const text = Buffer.from(ev.output.data ?? '', 'base64').toString('latin1');
+        const last = out.events.at(-1);
+        if (last?.output?.stream === stream) last.output.text += text;
+        else out.events.push({ output: { stream, offset: Number(ev.output.offset ?? 0), text } });
+      }
+      if (ev.lost) {
+        out.events.push({ lost: { stream: STREAM_NAMES[ev.lost.stream], lostBytes: Number(ev.lost.lostBytes ?? 0), resumeOffset: Number(ev.lost.resumeOffset ?? 0) } });
+      }
+      if (ev.exit) out.events.push({ exit: { exitCode: ev.exit.exitCode ?? 0, exited: ev.exit.exited ?? false } });
+    });
+    const timer = sleep(t).then(() => 'timeout');
+    if (await Promise.race([s.done.then(() => 'done'), timer]) === 'timeout') {
+      s.abort();
+      throw new OpError('deadline_exceeded', `attach did not end within ${t} ms`);
+    }
+    for (const e of out.events) if (e.output) e.output.text = Buffer.from(e.output.text, 'latin1').toString();
+    return out;
+  },
+});
 
 const rl = createInterface({ input: process.stdin });
 let queue = Promise.resolve();

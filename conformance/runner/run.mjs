@@ -107,7 +107,7 @@ async function runCase(c, opts, ctxBase) {
   const started = Date.now();
   try {
     try {
-      envd = await startEnvd(opts.envd, stateDir);
+      envd = await startEnvd(opts.envd, stateDir, doc.envdArgs ?? []);
       LIVE.add(envd.child);
     } catch (e) {
       return { ok: false, detail: `setup: ${e.message}`, log };
@@ -118,6 +118,16 @@ async function runCase(c, opts, ctxBase) {
       vars.userHome = ctxBase.user.home;
     }
     const ctx = { vars, envdPort: envd.port, proxies };
+    /** Background host steps by name: promises of their responses, taken by host.join. */
+    const background = new Map();
+    const runHost = async (op, args) => {
+      try {
+        return { ok: await hostOp(op, args, ctx) };
+      } catch (e) {
+        if (!(e instanceof HostError)) throw e;
+        return { error: { code: 'host_error', message: e.message } };
+      }
+    };
     const hasAdapterStep = doc.steps.some((s) => !HOST_OPS.has(s.op));
     if (hasAdapterStep) {
       adapter = new Adapter(opts.adapterCmd, { ENVD_URL: envd.url });
@@ -136,13 +146,18 @@ async function runCase(c, opts, ctxBase) {
       }
       let response;
       const t0 = Date.now();
-      if (HOST_OPS.has(step.op)) {
-        try {
-          response = { ok: await hostOp(step.op, args, ctx) };
-        } catch (e) {
-          if (!(e instanceof HostError)) throw e;
-          response = { error: { code: 'host_error', message: e.message } };
-        }
+      if (step.background !== undefined) {
+        const pending = runHost(step.op, args);
+        pending.catch(() => {});
+        background.set(step.background, pending);
+        log.push(`  step ${n} ${step.op} ${show(args)} -> started in the background as ${step.background}`);
+        continue;
+      } else if (step.op === 'host.join') {
+        const pending = background.get(args.name);
+        background.delete(args.name);
+        response = pending ? await pending : { error: { code: 'host_error', message: `no background step ${args.name}` } };
+      } else if (HOST_OPS.has(step.op)) {
+        response = await runHost(step.op, args);
       } else {
         try {
           response = await adapter.request(step.op, args, stepTimeout(args));

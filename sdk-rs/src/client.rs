@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
+use envd_proto::envd::pty::v1::pty_client::PtyClient;
 use envd_proto::filesystem::filesystem_client::FilesystemClient;
 use envd_proto::process::process_client::ProcessClient;
 use tonic::metadata::MetadataValue;
@@ -16,6 +17,7 @@ use crate::commands::Commands;
 use crate::error::{Code, Error, Result};
 use crate::files::Files;
 use crate::pty::Pty;
+use crate::terminal::Terminals;
 use crate::transport::RpcChannel;
 
 /// How long a server stream may stay silent by default before the SDK sends
@@ -176,6 +178,12 @@ impl Client {
         Pty::new(self.clone())
     }
 
+    /// Terminal sessions (`envd.pty.v1`): ordered input batches, output
+    /// by offset, transparent re-attach.
+    pub fn terminals(&self) -> Terminals {
+        Terminals::new(self.clone())
+    }
+
     /// Files and directories.
     pub fn files(&self) -> Files {
         Files::new(self.clone())
@@ -224,6 +232,10 @@ impl Client {
 
     pub(crate) fn process_rpc(&self) -> ProcessClient<RpcChannel> {
         ProcessClient::new(self.channel())
+    }
+
+    pub(crate) fn pty_rpc(&self) -> PtyClient<RpcChannel> {
+        PtyClient::new(self.channel())
     }
 
     pub(crate) fn filesystem_rpc(&self) -> FilesystemClient<RpcChannel> {

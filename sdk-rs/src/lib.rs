@@ -10,6 +10,7 @@ mod lifecycle;
 mod pty;
 mod signing;
 mod stream;
+mod terminal;
 mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_REQUEST_TIMEOUT};
@@ -24,3 +25,8 @@ pub use filesystem::{EntryInfo, FileType, FsEvent, FsEventKind, WatchStream};
 pub use lifecycle::{Health, InitOptions, Metrics};
 pub use pty::{Delivery, Pty, PtyExit, PtyInput, PtyOptions, PtySession};
 pub use signing::UrlOptions;
+pub use terminal::{
+    Applied, OUTPUT_BUFFER_EVENTS, OutputStream, RetryPolicy, Started, TerminalEvent, TerminalInfo,
+    TerminalInput, TerminalOp, TerminalOptions, TerminalSession, TerminalSignal, TerminalStream,
+    Terminals,
+};

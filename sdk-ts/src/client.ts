@@ -6,6 +6,7 @@ import { Code, EnvdError } from "./errors.js";
 import { Files } from "./files.js";
 import { send } from "./http.js";
 import { Pty } from "./pty.js";
+import { Terminals } from "./terminal.js";
 import type { Runtime } from "./transport/options.js";
 
 /** `GET /metrics`, field names as on the wire. */
@@ -42,8 +43,10 @@ export class EnvdClient {
   readonly commands: Commands;
   /** Filesystem and file transfers. */
   readonly files: Files;
-  /** Terminals. */
+  /** PTYs over `process.Process` (E2B-compatible). */
   readonly pty: Pty;
+  /** Terminal sessions over `envd.pty.v1.Pty`: sequenced input, offset replay, reattach. */
+  readonly terminals: Terminals;
   readonly #conn: Connection;
 
   /** @internal Use `new Envd(options)` from `@envd/sdk`. */
@@ -55,6 +58,7 @@ export class EnvdClient {
     this.commands = new Commands(this.#conn);
     this.files = new Files(this.#conn);
     this.pty = new Pty(this.#conn);
+    this.terminals = new Terminals(this.#conn);
   }
 
   /** envd's base URL. */

@@ -5,12 +5,12 @@ import type { Connection, UserCallOptions } from "./connection.js";
 import { utf8 } from "./base64.js";
 import { Code, EnvdError, wrapErrors } from "./errors.js";
 import { ProcessConfigSchema, Signal, StartRequestSchema } from "./gen/process/process_pb.js";
-import type { OutputCallbacks, OutputChunk, ProcessExit, Selector } from "./process.js";
+import type { OutputCallbacks, OutputChunk, OutputRetention, ProcessExit, Selector } from "./process.js";
 import { ProcessStream, readStart, toSelector } from "./process.js";
 import { watchStream } from "./stream.js";
 
 /** What to start. */
-export interface ProcessOptions extends UserCallOptions, OutputCallbacks {
+export interface ProcessOptions extends UserCallOptions, OutputCallbacks, OutputRetention {
   /** Arguments (the command is not run through a shell). */
   args?: string[] | undefined;
   /** Extra environment variables. */
@@ -41,8 +41,12 @@ export interface RunOptions extends ProcessOptions {
 /** A finished command. A non-zero exit code is a result, not an error. */
 export interface CommandResult extends ProcessExit {
   pid: number;
+  /** Stdout since attach (its last `maxOutputBytes` when `truncated`). */
   stdout: string;
+  /** Stderr since attach (likewise). */
   stderr: string;
+  /** Output beyond `maxOutputBytes` was dropped from `stdout`/`stderr`. */
+  truncated: boolean;
 }
 
 /** A live process as `list()` reports it. */
@@ -82,7 +86,7 @@ export class CommandHandle implements AsyncIterable<OutputChunk> {
     return this.#stream.pid;
   }
 
-  /** Stdout received since attach. */
+  /** Stdout received since attach (at most `maxOutputBytes` of output held). */
   get stdout(): string {
     return this.#stream.text("stdout");
   }
@@ -104,7 +108,7 @@ export class CommandHandle implements AsyncIterable<OutputChunk> {
   /** Waits for the end; rejects only when the stream itself fails. */
   async wait(): Promise<CommandResult> {
     const exit = await this.#stream.exit();
-    return { pid: this.pid, ...exit, stdout: this.stdout, stderr: this.stderr };
+    return { pid: this.pid, ...exit, stdout: this.stdout, stderr: this.stderr, truncated: this.#stream.truncated };
   }
 
   /** Writes to the process's stdin (spawned with `stdin: true`). */
@@ -190,18 +194,21 @@ export class Commands {
     });
     const stream = watchStream(this.#conn, (call) => this.#conn.process.start(request, call), options);
     const pid = await readStart(stream);
-    return new CommandHandle(this.#conn, new ProcessStream(pid, stream, options), options.user);
+    return new CommandHandle(this.#conn, new ProcessStream(pid, stream, options, options), options.user);
   }
 
   /** Attaches to a running process: output from now on (no replay), then its end. */
-  async connect(selector: Selector, options: UserCallOptions & OutputCallbacks = {}): Promise<CommandHandle> {
+  async connect(
+    selector: Selector,
+    options: UserCallOptions & OutputCallbacks & OutputRetention = {},
+  ): Promise<CommandHandle> {
     const stream = watchStream(
       this.#conn,
       (call) => this.#conn.process.connect({ process: toSelector(selector) }, call),
       options,
     );
     const pid = await readStart(stream);
-    return new CommandHandle(this.#conn, new ProcessStream(pid, stream, options), options.user);
+    return new CommandHandle(this.#conn, new ProcessStream(pid, stream, options, options), options.user);
   }
 
   /** Live processes. */

@@ -6,6 +6,7 @@ import type { Client, Interceptor } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
 
 import { encodeBase64, utf8 } from "./base64.js";
+import { Pty as PtyService } from "./gen/envd/pty/v1/pty_pb.js";
 import { Filesystem } from "./gen/filesystem/filesystem_pb.js";
 import { Process } from "./gen/process/process_pb.js";
 import type { Runtime } from "./transport/options.js";
@@ -67,6 +68,7 @@ export class Connection {
   readonly streamingUploads: boolean;
   readonly process: Client<typeof Process>;
   readonly filesystem: Client<typeof Filesystem>;
+  readonly pty: Client<typeof PtyService>;
   #token: string | undefined;
 
   constructor(options: EnvdOptions, runtime: Runtime) {
@@ -87,6 +89,7 @@ export class Connection {
     });
     this.process = createClient(Process, transport);
     this.filesystem = createClient(Filesystem, transport);
+    this.pty = createClient(PtyService, transport);
   }
 
   /** The current access token (replaced by `init`). */

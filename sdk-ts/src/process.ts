@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, EnvdError } from "./errors.js";
 import type { ProcessEvent, ProcessSelector } from "./gen/process/process_pb.js";
 import { ProcessSelectorSchema } from "./gen/process/process_pb.js";
+import { DEFAULT_MAX_OUTPUT_BYTES, OutputLog } from "./output-log.js";
 import type { OpenedStream } from "./stream.js";
 
 /** Which process: its pid, or `{ pid }`, or `{ tag }` (first live match). */
@@ -59,13 +60,26 @@ export async function readStart(stream: OpenedStream<{ event?: ProcessEvent | un
   return event.value.pid;
 }
 
+/** How much output a handle keeps. */
+export interface OutputRetention {
+  /**
+   * Output a handle keeps for `stdout`/`stderr`/`received`, `wait()` and late
+   * iterators: the most recent chunks adding up to at most this many bytes
+   * (default 16 MiB; `Infinity` keeps everything, as before 0.4). Older
+   * chunks are dropped, and the result of `wait()` says so (`truncated`).
+   * Callbacks and iterators that keep up see every byte whatever the bound.
+   */
+  maxOutputBytes?: number | undefined;
+}
+
 /**
  * Pumps a process stream in the background from the moment it is attached,
- * keeping every output chunk; iterators replay from the first chunk.
+ * keeping the recent output (see {@link OutputRetention}); iterators replay
+ * from the oldest chunk held.
  */
 export class ProcessStream {
   readonly pid: number;
-  readonly #chunks: OutputChunk[] = [];
+  readonly #chunks: OutputLog<OutputChunk>;
   readonly #stream: OpenedStream<{ event?: ProcessEvent | undefined }>;
   #wake: (() => void)[] = [];
   #exit: ProcessExit | undefined;
@@ -73,8 +87,14 @@ export class ProcessStream {
   #done = false;
   readonly #finished: Promise<void>;
 
-  constructor(pid: number, stream: OpenedStream<{ event?: ProcessEvent | undefined }>, callbacks: OutputCallbacks = {}) {
+  constructor(
+    pid: number,
+    stream: OpenedStream<{ event?: ProcessEvent | undefined }>,
+    callbacks: OutputCallbacks = {},
+    retention: OutputRetention = {},
+  ) {
     this.pid = pid;
+    this.#chunks = new OutputLog(retention.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
     this.#stream = stream;
     this.#finished = this.#pump(callbacks);
   }
@@ -120,13 +140,27 @@ export class ProcessStream {
     }
   }
 
-  /** Every output chunk since attach, then live ones until the process ends. */
+  /**
+   * Every output chunk held (all since attach, unless more than the bound
+   * arrived), then live ones until the process ends. An iterator that falls
+   * more than the bound behind fails with `data_loss` rather than skip.
+   */
   async *output(): AsyncGenerator<OutputChunk, void, undefined> {
-    let next = 0;
+    let next = this.#chunks.start;
+    // Bytes before position `next`: those dropped before this iterator began, then those it read.
+    let consumed = this.#chunks.droppedBytes;
     for (;;) {
-      for (let chunk = this.#chunks[next]; chunk !== undefined; chunk = this.#chunks[next]) {
+      for (let read = this.#chunks.read(next, consumed); read !== undefined; read = this.#chunks.read(next, consumed)) {
+        if (read.kind === "missed") {
+          throw new EnvdError(
+            Code.DataLoss,
+            `the output iterator fell behind: ${read.bytes} bytes it had not read were dropped ` +
+              "beyond the handle's maxOutputBytes; read faster or raise maxOutputBytes",
+          );
+        }
         next++;
-        yield chunk;
+        consumed += read.chunk.data.length;
+        yield read.chunk;
       }
       if (this.#done) {
         if (this.#failure !== undefined) {
@@ -138,16 +172,14 @@ export class ProcessStream {
     }
   }
 
-  /** Output received so far on `stream`. */
+  /** Output held on `stream` (everything received, unless more than the bound arrived). */
   bytes(stream: OutputChunk["stream"]): Uint8Array {
-    const parts = this.#chunks.filter((c) => c.stream === stream);
-    const out = new Uint8Array(parts.reduce((n, c) => n + c.data.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      out.set(part.data, at);
-      at += part.data.length;
-    }
-    return out;
+    return this.#chunks.bytes((c) => c.stream === stream);
+  }
+
+  /** Whether output was dropped to stay within `maxOutputBytes`. */
+  get truncated(): boolean {
+    return this.#chunks.droppedBytes > 0;
   }
 
   /** Output received so far on `stream`, as text (invalid UTF-8 replaced). */

@@ -7,7 +7,7 @@ import { wrapErrors } from "./errors.js";
 import { ProcessConfigSchema, Signal, StartRequestSchema } from "./gen/process/process_pb.js";
 import type { PtyOp } from "./input-queue.js";
 import { PtyInputQueue } from "./input-queue.js";
-import type { OutputChunk, ProcessExit } from "./process.js";
+import type { OutputChunk, OutputRetention, ProcessExit } from "./process.js";
 import { ProcessStream, readStart, toSelector } from "./process.js";
 import { watchStream } from "./stream.js";
 
@@ -18,7 +18,7 @@ export interface PtySize {
 }
 
 /** What to start in the terminal. */
-export interface PtyOptions extends UserCallOptions, PtySize {
+export interface PtyOptions extends UserCallOptions, PtySize, OutputRetention {
   /** Program (default `/bin/bash` with `-i -l`). */
   cmd?: string | undefined;
   /** Arguments (default `["-i", "-l"]` when `cmd` is absent, else none). */
@@ -38,8 +38,10 @@ export interface PtyOptions extends UserCallOptions, PtySize {
 /** A finished terminal. */
 export interface PtyResult extends ProcessExit {
   pid: number;
-  /** Everything the terminal printed since attach. */
+  /** What the terminal printed since attach (its last `maxOutputBytes` when `truncated`). */
   output: Uint8Array;
+  /** Output beyond `maxOutputBytes` was dropped from `output`. */
+  truncated: boolean;
 }
 
 /** A live terminal. */
@@ -85,7 +87,7 @@ export class PtyHandle implements AsyncIterable<Uint8Array> {
     return this.output();
   }
 
-  /** Everything printed so far. */
+  /** What was printed so far (at most `maxOutputBytes` of it is held). */
   get received(): Uint8Array {
     return this.#stream.bytes("pty");
   }
@@ -111,7 +113,7 @@ export class PtyHandle implements AsyncIterable<Uint8Array> {
   /** Waits for the terminal to end. */
   async wait(): Promise<PtyResult> {
     const exit = await this.#stream.exit();
-    return { pid: this.pid, ...exit, output: this.received };
+    return { pid: this.pid, ...exit, output: this.received, truncated: this.#stream.truncated };
   }
 
   /** Drops the stream; the terminal keeps running. */
@@ -144,7 +146,7 @@ export class Pty {
     const stream = watchStream(this.#conn, (call) => this.#conn.process.start(request, call), options);
     const pid = await readStart(stream);
     const onData = options.onData;
-    const processStream = new ProcessStream(pid, stream);
+    const processStream = new ProcessStream(pid, stream, {}, options);
     if (onData !== undefined) {
       void consume(processStream.output(), (chunk) => onData(chunk.data));
     }

@@ -40,4 +40,20 @@ describe("README", () => {
       rmSync(file, { force: true });
     }
   });
+
+  it("has a terminal sessions example that runs", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Terminal sessions"));
+    const match = /```ts\n([\s\S]*?)```/.exec(section);
+    assert.ok(match, "the terminal section has a ts block");
+    const file = join(root, "test", `.readme-terminal-${process.pid}.mts`);
+    writeFileSync(file, match[1]!.replace("http://127.0.0.1:49983", server.url));
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", file], { cwd: root });
+      // The terminal's echo of "hi", then cat's copy; then cat ended at end of input.
+      assert.equal(stdout, 'true "hi\\r\\nhi\\r\\n"\n');
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
 });

@@ -21,8 +21,8 @@ export interface RunningEnvd {
   stop(): Promise<void>;
 }
 
-/** Starts envd on 127.0.0.1:0 and waits for its "listening" line. */
-export async function startEnvd(): Promise<RunningEnvd> {
+/** Starts envd on 127.0.0.1:0 (plus `extraArgs`) and waits for its "listening" line. */
+export async function startEnvd(extraArgs: string[] = []): Promise<RunningEnvd> {
   const root = mkdtempSync(join(tmpdir(), "envd-sdk-ts-"));
   const scratch = join(root, "scratch");
   mkdirSync(scratch);
@@ -38,6 +38,7 @@ export async function startEnvd(): Promise<RunningEnvd> {
       join(root, "hosts"),
       "--drop-caches",
       join(root, "drop_caches"),
+      ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", process.env["ENVD_LOG"] === undefined ? "ignore" : "inherit"] },
   );

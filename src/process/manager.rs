@@ -449,9 +449,9 @@ impl ProcessManager {
         self.table().live.values().cloned().collect()
     }
 
-    /// Runs `task` on the manager's tracker (waited for at shutdown).
-    pub(super) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.spawn(task);
+    /// The tracker per-process work runs on (waited for at shutdown).
+    pub(super) fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Fails with not-found unless the selector matches a live process.
@@ -510,7 +510,6 @@ async fn pump(
     mut paused: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(source.chunk);
-    let mut last_read: Option<Instant> = None;
     loop {
         if *paused.borrow_and_update() {
             tokio::select! {
@@ -534,17 +533,15 @@ async fn pump(
             }
         };
         let mut ended = false;
-        if let (Ok(n), Some(window)) = (&read, source.coalesce) {
-            let flowing = last_read.is_some_and(|at| at.elapsed() < FLOWING);
-            if *n > 0 && flowing {
-                ended = gather(&mut source, &mut buf, window, &stop).await;
-            }
-            last_read = Some(Instant::now());
+        if let (Ok(n), Some(window)) = (&read, source.coalesce)
+            && *n >= BULK_READ
+        {
+            ended = gather(&mut source, &mut buf, window, &stop).await;
         }
         match read {
             Ok(0) => return,
             Ok(_) => {
-                let output = (source.label)(buf.split().freeze());
+                let output = (source.label)(take_chunk(&mut buf));
                 let (targets, offset) = process.bus.record(&output);
                 drop(guard);
                 process
@@ -573,7 +570,7 @@ async fn pump(
             .now_or_never();
         match read {
             Some(Ok(n)) if n > 0 => {
-                let output = (source.label)(buf.split().freeze());
+                let output = (source.label)(take_chunk(&mut buf));
                 let (targets, offset) = process.bus.record(&output);
                 drop(guard);
                 process
@@ -586,9 +583,25 @@ async fn pump(
     }
 }
 
-/// Reads closer together than this mean output is flowing (a program
-/// writing), not a person typing: only then does a read wait for more.
-const FLOWING: Duration = Duration::from_millis(5);
+/// The bytes read so far, leaving `buf` empty. A small read is copied out
+/// so the read buffer is reused: split off, a keystroke echo would pin the
+/// whole buffer's allocation for as long as the scrollback keeps it (2000
+/// echoes pinned 64 MiB).
+fn take_chunk(buf: &mut BytesMut) -> bytes::Bytes {
+    if buf.len() * 4 < buf.capacity() {
+        let small = bytes::Bytes::copy_from_slice(buf);
+        buf.clear();
+        small
+    } else {
+        buf.split().freeze()
+    }
+}
+
+/// A read at least this large means a program is writing in bulk (a
+/// terminal hands out up to 4 KiB per read): only then does it wait for
+/// more. Echoes of keys, even pasted lines, are smaller and leave at once,
+/// however fast they follow each other.
+const BULK_READ: usize = 1024;
 
 /// Adds what arrives within `window` to `buf`, up to `source.chunk`;
 /// whether the source ended meanwhile. Stops early when the chunk is full
@@ -621,4 +634,26 @@ async fn gather(
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+
+    use super::take_chunk;
+
+    #[test]
+    fn a_small_read_is_copied_and_the_buffer_kept_a_large_one_is_handed_over() {
+        let mut buf = BytesMut::with_capacity(32 * 1024);
+        let capacity = buf.capacity();
+        buf.put_slice(b"k");
+        assert_eq!(&take_chunk(&mut buf)[..], b"k");
+        // Copied: the buffer keeps its whole allocation for the next read
+        // (a split would leave it the remainder, the echo pinning the rest).
+        assert_eq!((buf.len(), buf.capacity()), (0, capacity));
+        buf.put_slice(&[7u8; 20 * 1024]);
+        let big = take_chunk(&mut buf);
+        assert_eq!(big.len(), 20 * 1024);
+        assert!(buf.capacity() < capacity, "split off, not copied");
+    }
 }

@@ -133,9 +133,16 @@ impl Backend for PtyBackend {
             let mut rest = &data[..];
             while !rest.is_empty() {
                 let mut guard = master.writable().await.map_err(Error::WritePty)?;
+                // Every slave fd closed: epoll reports the hang-up for ever
+                // while writes keep failing with EAGAIN (nothing will read
+                // the input queue again), so a full queue is final.
+                let hung_up = guard.ready().is_write_closed();
                 match guard.try_io(|fd| fd.get_ref().write(rest)) {
                     Ok(Ok(n)) => rest = &rest[n..],
                     Ok(Err(e)) => return Err(Error::WritePty(e)),
+                    Err(_would_block) if hung_up => {
+                        return Err(Error::WritePty(io::Error::from_raw_os_error(libc::EIO)));
+                    }
                     Err(_would_block) => {}
                 }
             }

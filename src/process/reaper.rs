@@ -196,8 +196,8 @@ impl Reaper {
     /// so their children die with them. While the leader is unreaped its pid
     /// cannot be reused, so neither can the group id: the lock held here
     /// (shared with [`Reaper::reap`]) makes `-pid` name only this child's
-    /// group. A child that left its group (or never led one) still gets the
-    /// signal on its pid.
+    /// group. A child that left its group (or never led one) gets the signal
+    /// on its pid instead.
     pub fn signal(&self, child: ChildId, signal: Signal) -> nix::Result<bool> {
         let state = self.lock();
         if state
@@ -208,14 +208,14 @@ impl Reaper {
             return Ok(false);
         }
         let pid = Pid::from_raw(child.pid);
-        let leads_group = nix::unistd::getpgid(Some(pid)) == Ok(pid);
-        if leads_group {
-            match nix::sys::signal::killpg(pid, signal) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match nix::sys::signal::kill(pid, signal) {
+        // The group includes its leader: signalling the pid as well would
+        // deliver a caught signal twice (a shell's trap runs twice).
+        let sent = if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
+            nix::sys::signal::killpg(pid, signal)
+        } else {
+            nix::sys::signal::kill(pid, signal)
+        };
+        match sent {
             Ok(()) => Ok(true),
             Err(Errno::ESRCH) => Ok(false),
             Err(e) => Err(e),

@@ -99,8 +99,13 @@ impl ProcessManager {
     /// order (see [`super::sequencer`]); the last batch applied afterwards.
     /// The batch is checked before anything runs, so a refused batch does
     /// not use up its number.
+    ///
+    /// It runs on the manager's tasks, not in the caller: a client that
+    /// gives up mid-batch (a deadline, a dropped connection) must not leave
+    /// it half typed and unnumbered, or its retry would type the first half
+    /// twice.
     pub async fn apply(
-        &self,
+        self: &Arc<Self>,
         selector: &Selector,
         seq: u64,
         ops: Vec<TerminalOp>,
@@ -110,19 +115,25 @@ impl ProcessManager {
         if !pty && ops.iter().any(|op| matches!(op, TerminalOp::Resize(_))) {
             return Err(Error::NotAPty);
         }
-        let wait = self.settings.sequence_wait;
-        let run = || async {
-            for op in ops {
-                match op {
-                    TerminalOp::Input(data) if pty => process.backend.write_pty(data).await?,
-                    TerminalOp::Input(data) => process.backend.write_stdin(data).await?,
-                    TerminalOp::Resize(size) => process.backend.resize(size)?,
-                    TerminalOp::Signal(signal) => self.signal_group(&process, signal)?,
+        let manager = self.clone();
+        let batch = self.tasks().spawn(async move {
+            let wait = manager.settings.sequence_wait;
+            let run = || async {
+                for op in ops {
+                    match op {
+                        TerminalOp::Input(data) if pty => process.backend.write_pty(data).await?,
+                        TerminalOp::Input(data) => process.backend.write_stdin(data).await?,
+                        TerminalOp::Resize(size) => process.backend.resize(size)?,
+                        TerminalOp::Signal(signal) => manager.signal_group(&process, signal)?,
+                    }
                 }
-            }
-            Ok(())
-        };
-        process.sequencer.apply(seq, wait, run).await
+                Ok(())
+            };
+            process.sequencer.apply(seq, wait, run).await
+        });
+        batch
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?
     }
 
     /// Every live terminal, by pid.
@@ -152,7 +163,7 @@ impl ProcessManager {
         let process = self.live(selector)?;
         self.signal_group(&process, Sig::SIGHUP)?;
         let manager = self.clone();
-        self.spawn_task(async move {
+        self.tasks().spawn(async move {
             tokio::time::sleep(grace).await;
             if lock(&process.exit).is_none()
                 && let Err(e) = manager.signal_group(&process, Sig::SIGKILL)

@@ -5,7 +5,7 @@
 //! block freed (up to 32 MiB), so after one 16 MiB message every later
 //! large buffer lands in an arena heap; and a heap keeps free pages below
 //! its top chunk until `malloc_trim` releases them. Measured on the
-//! requests of `tests/message_limits.rs::memory_goes_back_after_large_requests`
+//! requests of `tests/it/message_limits.rs::memory_goes_back_after_large_requests`
 //! (gzip bombs and 15 MiB messages), envd stayed 55 MiB above its idle
 //! size with glibc's defaults, 46 MiB with trims alone, ~10 MiB with the
 //! fixed threshold alone, and returns to within 0.1 MiB of it with both

@@ -166,7 +166,16 @@ function buildEnvd() {
 }
 
 async function startEnvd(bin) {
-  envdProc = spawn(bin, ['--addr', '127.0.0.1:0'], { cwd: tmpDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Scratch state paths, so envd never touches the machine's /run/wrenn, /etc/hosts or page cache.
+  const state = path.join(tmpDir, 'state');
+  await fsp.mkdir(state);
+  await fsp.writeFile(path.join(state, 'hosts'), '127.0.0.1\tlocalhost\n');
+  envdProc = spawn(bin, [
+    '--addr', '127.0.0.1:0',
+    '--run-dir', path.join(state, 'run'),
+    '--hosts-file', path.join(state, 'hosts'),
+    '--drop-caches', path.join(state, 'drop_caches'),
+  ], { cwd: tmpDir, stdio: ['ignore', 'pipe', 'pipe'] });
   envdProc.stderr.setEncoding('utf8');
   envdProc.stderr.on('data', (d) => {
     envdStderr += d;
@@ -383,6 +392,12 @@ async function main() {
 
   // Node-side checks that follow a page scenario (gets the page's result).
   const after = {
+    async terminal(r) {
+      // The session's pid and offset survive in sessionStorage; everything else is gone.
+      await page.reload();
+      await withTimeout(page.waitForFunction(() => window.__envdTest?.ready === true), 15_000, 'page reload');
+      return `${r.note}; page reloaded`;
+    },
     async files(r) {
       const disk = await fsp.readFile(path.join(scratch, r.path));
       if (disk.length !== r.size) throw new Error(`on disk ${disk.length} bytes, uploaded ${r.size}`);

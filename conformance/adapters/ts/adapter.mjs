@@ -15,6 +15,8 @@ const { Envd, EnvdError } = await import("@envd/sdk").catch((e) => {
 });
 
 const DEFAULT_WAIT_MS = 60_000;
+/** Terminal output a handle keeps for read_until/wait (PROTOCOL.md: at least 64 MiB). */
+const TERMINAL_KEEP_BYTES = 64 * 1024 * 1024;
 
 let envd = newClient({});
 /** Live handles by id: {kind: "process"|"pty"|"watch", ...}. */
@@ -259,6 +261,118 @@ const ops = {
     return { output: new TextDecoder().decode(r.output), ...exitResult(r) };
   },
 
+  "terminal.create": async (args) => {
+    const session = await envd.terminals.create({
+      cols: args.cols,
+      rows: args.rows,
+      cmd: args.cmd,
+      args: args.args,
+      envs: args.envs,
+      cwd: args.cwd,
+      user: args.user,
+      tag: args.tag,
+      keepOutputBytes: TERMINAL_KEEP_BYTES,
+    });
+    return { handle: addHandle({ kind: "terminal", handle: session }), pid: session.pid };
+  },
+  "terminal.attach": async (args) => {
+    const target = args.pid !== undefined ? { pid: Number(args.pid) } : { tag: String(args.tag) };
+    const session = await envd.terminals.attach({ ...target, offset: args.offset, keepOutputBytes: TERMINAL_KEEP_BYTES });
+    return { handle: addHandle({ kind: "terminal", handle: session }), pid: session.pid, pty: session.pty };
+  },
+  "terminal.write": async (args) => {
+    await handleOf(args, "terminal").handle.write(args.data);
+    return {};
+  },
+  "terminal.resize": async (args) => {
+    await handleOf(args, "terminal").handle.resize({ cols: args.cols, rows: args.rows });
+    return {};
+  },
+  "terminal.signal": async (args) => {
+    await handleOf(args, "terminal").handle.signal(args.signal);
+    return {};
+  },
+  "terminal.read_until": async (args) => {
+    const { handle } = handleOf(args, "terminal");
+    const text = () => new TextDecoder().decode(handle.output);
+    await untilOutput(handle, () => text().includes(args.contains), args.timeoutMs ?? DEFAULT_WAIT_MS, "read_until");
+    return { output: text() };
+  },
+  "terminal.drop_stream": async (args) => {
+    handleOf(args, "terminal").handle.dropStream();
+    return {};
+  },
+  "terminal.wait": async (args) => {
+    const { handle } = handleOf(args, "terminal");
+    const r = await within(args.timeoutMs ?? DEFAULT_WAIT_MS, handle.wait(), "wait");
+    return { ...exitResult(r), output: new TextDecoder().decode(r.output) };
+  },
+  "terminal.close": async (args) => {
+    await handleOf(args, "terminal").handle.close({ graceMs: args.graceMs });
+    return {};
+  },
+  "terminal.list": async () => {
+    const terminals = await envd.terminals.list();
+    return {
+      terminals: terminals
+        .map((t) => {
+          const out = { pid: t.pid, cols: t.size?.cols ?? 0, rows: t.size?.rows ?? 0 };
+          if (t.tag !== undefined) out.tag = t.tag;
+          return out;
+        })
+        .sort((a, b) => a.pid - b.pid),
+    };
+  },
+  "terminal.send_raw": async (args) => {
+    const ops = (args.ops ?? []).map((op) => {
+      if (op.input !== undefined) return { kind: "input", data: new TextEncoder().encode(op.input) };
+      if (op.resize !== undefined) return { kind: "resize", cols: op.resize.cols, rows: op.resize.rows };
+      if (op.signal !== undefined) return { kind: "signal", signal: op.signal };
+      throw new AdapterError("invalid_argument", `bad op ${JSON.stringify(op)}`);
+    });
+    const lastAppliedSeq = await envd.terminals.send({ pid: Number(args.pid) }, Number(args.seq), ops, { timeoutMs: args.timeoutMs });
+    return { lastAppliedSeq };
+  },
+  "terminal.attach_raw": async (args) => {
+    const out = { pty: false, lastAppliedSeq: 0, events: [] };
+    const controller = new AbortController();
+    const read = (async () => {
+      for await (const event of envd.terminals.events({ pid: Number(args.pid) }, {
+        offset: args.offset,
+        stderrOffset: args.stderrOffset,
+        signal: controller.signal,
+      })) {
+        if (event.type === "started") {
+          out.pty = event.pty;
+          out.lastAppliedSeq = event.lastAppliedSeq;
+        } else if (event.type === "output") {
+          const last = out.events.at(-1);
+          if (last?.output?.stream === event.stream) {
+            last.output.bytes.push(event.data);
+          } else {
+            out.events.push({ output: { stream: event.stream, offset: event.offset, bytes: [event.data] } });
+          }
+        } else if (event.type === "lost") {
+          out.events.push({ lost: { stream: event.stream, lostBytes: event.lostBytes, resumeOffset: event.resumeOffset } });
+        } else if (event.type === "exit") {
+          out.events.push({ exit: { exitCode: event.exitCode, exited: event.exited } });
+        }
+      }
+    })();
+    try {
+      await within(args.timeoutMs ?? 10_000, read, "attach_raw");
+    } finally {
+      controller.abort();
+    }
+    for (const e of out.events) {
+      if (e.output !== undefined) {
+        const { stream, offset, bytes } = e.output;
+        e.output = { stream, offset, text: new TextDecoder().decode(Buffer.concat(bytes)) };
+      }
+    }
+    return out;
+  },
+
   "files.read": async (args) => {
     const format = args.format ?? "text";
     const options = { user: args.user };
@@ -401,6 +515,7 @@ lines.on("close", () => {
   void queue.then(() => {
     for (const h of handles.values()) {
       if (h.kind === "watch") h.handle.stop();
+      else if (h.kind === "terminal") h.handle.detach();
       else h.handle.disconnect();
     }
     process.exit(0);

@@ -15,18 +15,28 @@ export const ADAPTER_OPS = new Set([
   'files.read', 'files.write', 'files.write_many', 'files.list', 'files.stat', 'files.exists',
   'files.make_dir', 'files.rename', 'files.remove', 'files.watch', 'watch.events', 'watch.stop',
   'files.download_url', 'files.upload_url', 'files.compose',
+  'terminal.create', 'terminal.attach', 'terminal.write', 'terminal.resize', 'terminal.signal',
+  'terminal.read_until', 'terminal.drop_stream', 'terminal.wait', 'terminal.close', 'terminal.list',
+  'terminal.send_raw', 'terminal.attach_raw',
 ]);
 
 /** Ops the runner performs itself. */
 export const HOST_OPS = new Set([
   'host.write_file', 'host.read_file', 'host.exists', 'host.mkdir', 'host.symlink', 'host.sleep',
   'host.http', 'host.pid_alive', 'host.stall_proxy', 'host.stall_proxy_freeze', 'host.url_edit',
+  'host.join',
 ]);
+
+/** Host ops a step may run in the background (`background: name`, answered by `host.join`). */
+export const BACKGROUND_OPS = new Set(['host.http']);
+
+/** envd flags a case may add with `envdArgs` (each takes one value). */
+export const ENVD_FLAGS = new Set(['--scrollback-bytes']);
 
 export const NEEDS = new Set(['user']);
 
-const STEP_KEYS = new Set(['op', 'args', 'expect', 'save', 'note']);
-const CASE_KEYS = new Set(['description', 'spec', 'needs', 'steps']);
+const STEP_KEYS = new Set(['op', 'args', 'expect', 'save', 'note', 'background']);
+const CASE_KEYS = new Set(['description', 'spec', 'needs', 'steps', 'envdArgs']);
 
 /** Recursively lists `*.yaml` under `dir`, sorted, as [{name, file}]. */
 export function listCases(dir) {
@@ -136,7 +146,16 @@ export function validateCase(c) {
   const needs = d.needs ?? [];
   if (!Array.isArray(needs)) problems.push('needs must be a list');
   else for (const n of needs) if (!NEEDS.has(n)) problems.push(`unknown need ${n}`);
+  if (d.envdArgs !== undefined) {
+    const a = d.envdArgs;
+    if (!Array.isArray(a) || a.length % 2 !== 0 || a.some((x) => typeof x !== 'string')) {
+      problems.push('envdArgs must be a list of strings: flag, value, flag, value, …');
+    } else {
+      for (let i = 0; i < a.length; i += 2) if (!ENVD_FLAGS.has(a[i])) problems.push(`envdArgs: ${a[i]} is not an allowed envd flag`);
+    }
+  }
   if (!Array.isArray(d.steps) || d.steps.length === 0) return [...problems, 'steps must be a non-empty list'];
+  const background = new Set();
   const saved = new Set(['scratch', 'url', 'envdVersion', 'envdState']);
   if (Array.isArray(needs) && needs.includes('user')) { saved.add('user'); saved.add('userHome'); }
   d.steps.forEach((s, i) => {
@@ -144,6 +163,13 @@ export function validateCase(c) {
     if (s === null || typeof s !== 'object') { problems.push(`${at}: not a mapping`); return; }
     for (const k of Object.keys(s)) if (!STEP_KEYS.has(k)) problems.push(`${at}: unknown key ${k}`);
     if (!ADAPTER_OPS.has(s.op) && !HOST_OPS.has(s.op)) problems.push(`${at}: unknown op ${s.op}`);
+    if (s.background !== undefined) {
+      if (!BACKGROUND_OPS.has(s.op)) problems.push(`${at}: background is only for ${[...BACKGROUND_OPS].join(', ')}`);
+      if (typeof s.background !== 'string' || background.has(s.background)) problems.push(`${at}: background must be a new name`);
+      if (s.expect !== undefined || s.save !== undefined) problems.push(`${at}: a background step's answer is checked by its host.join`);
+      background.add(s.background);
+    }
+    if (s.op === 'host.join' && !background.has(s.args?.name)) problems.push(`${at}: host.join of ${s.args?.name}, which no earlier step started`);
     if (s.args !== undefined && (s.args === null || typeof s.args !== 'object' || Array.isArray(s.args))) {
       problems.push(`${at}: args must be a mapping`);
     }

@@ -57,13 +57,14 @@ export async function killTree(child) {
 }
 
 /** Starts envd on 127.0.0.1:0; resolves {child, port, url, stderr()} once it prints its listening line. */
-export function startEnvd(bin, stateDir) {
+export function startEnvd(bin, stateDir, extraArgs = []) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [
       '--addr', '127.0.0.1:0',
       '--run-dir', `${stateDir}/run`,
       '--hosts-file', `${stateDir}/hosts`,
       '--drop-caches', `${stateDir}/drop_caches`,
+      ...extraArgs,
     ], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

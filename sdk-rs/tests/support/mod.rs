@@ -8,6 +8,7 @@
 )]
 
 pub mod proxy;
+pub mod rng;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -37,6 +38,11 @@ pub fn envd_bin() -> PathBuf {
 impl Envd {
     /// Starts envd on 127.0.0.1:0 and waits for its "listening on" line.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts envd with extra command-line arguments.
+    pub async fn start_with(extra: &[&str]) -> Self {
         let state = tempfile::tempdir().expect("state dir");
         let in_state = |name: &str| state.path().join(name).to_str().unwrap().to_owned();
         let bin = envd_bin();
@@ -45,6 +51,7 @@ impl Envd {
             .args(["--run-dir", &in_state("run")])
             .args(["--hosts-file", &in_state("hosts")])
             .args(["--drop-caches", &in_state("drop_caches")])
+            .args(extra)
             .env("ENVD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -133,6 +133,14 @@ class PtyReader {
   }
 }
 
+/** A terminal session's output bytes, for {@link PtyReader}. */
+async function* outputOf(session: AsyncIterable<{ type: string; data?: Uint8Array }>): AsyncGenerator<Uint8Array> {
+  for await (const event of session) {
+    if (event.type === 'lost') throw new Error('terminal output was lost');
+    if (event.data !== undefined) yield event.data;
+  }
+}
+
 const scenarios: Record<string, (cfg: Cfg) => Promise<unknown>> = {
   // Plain fetch across origins, with a header that forces a CORS preflight; then the SDK's
   // health(), which reads the JSON body (so CORS must allow reading it).
@@ -468,6 +476,43 @@ const scenarios: Record<string, (cfg: Cfg) => Promise<unknown>> = {
   // Last (it changes envd's state): set an access token from the browser, then see that
   // requests without it are refused with a readable typed error (CORS on error responses) and
   // that a signed download URL works with a plain fetch.
+  // envd.pty.v1 terminal sessions. `terminal` creates a shell, types, resizes and keeps the
+  // pid and the session's offset in sessionStorage; run.mjs then reloads the page, and
+  // `terminal-reattach` attaches from that offset: no byte seen before is replayed, input
+  // continues after the last batch envd applied.
+  async terminal(cfg) {
+    const envd = client(cfg);
+    const session = await envd.terminals.create({ cols: 80, rows: 24, cmd: '/bin/sh', cwd: cfg.scratch, tag: 'browser-term' });
+    const reader = new PtyReader(outputOf(session));
+    await session.write('stty size\n');
+    await reader.until(/24 80/);
+    await session.resize({ cols: 120, rows: 40 });
+    await session.write('stty size; echo marker-$((6*7))\n');
+    await reader.until(/40 120[\s\S]*marker-42/);
+    const listed = (await envd.terminals.list()).find((t) => t.pid === session.pid);
+    eq(listed?.size?.cols, 120, 'listed cols');
+    await sleep(200); // let the prompt after the marker arrive too
+    sessionStorage.setItem('envd-terminal', JSON.stringify({ pid: session.pid, offset: session.offset, seen: reader.text }));
+    session.detach();
+    return { note: `pid ${session.pid}, offset ${session.offset} kept for the reload` };
+  },
+  async 'terminal-reattach'(cfg) {
+    const kept = sessionStorage.getItem('envd-terminal');
+    assert(kept !== null, 'no terminal kept in sessionStorage: the page was not reloaded after `terminal`');
+    const { pid, offset, seen } = JSON.parse(kept) as { pid: number; offset: number; seen: string };
+    assert(performance.getEntriesByType('navigation').some((e) => (e as PerformanceNavigationTiming).type === 'reload'), 'page was reloaded');
+    const envd = client(cfg);
+    const session = await envd.terminals.attach({ pid, offset });
+    eq(session.offset, offset, 'session offset after attach');
+    const reader = new PtyReader(outputOf(session));
+    await session.write('echo after-$((7*6))-reload; exit 5\n');
+    await reader.until(/after-42-reload/);
+    const result = await withTimeout(session.wait(), 10_000, 'terminal exit');
+    eq(result.exitCode, 5, 'exit code');
+    assert(!reader.text.includes('marker-42'), `bytes before the kept offset were replayed: ${JSON.stringify(reader.text.slice(0, 200))}`);
+    sessionStorage.removeItem('envd-terminal');
+    return { note: `reattached at offset ${offset} after ${seen.length} chars; no replay of earlier output` };
+  },
   async auth(cfg) {
     const admin = client(cfg);
     const token = `browser-${Math.random().toString(36).slice(2)}`;

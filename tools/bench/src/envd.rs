@@ -1,7 +1,7 @@
 //! An envd the bench starts itself (`--envd-bin`): on 127.0.0.1 and a free
 //! port, with every machine-wide path it could touch (run dir, hosts file,
 //! drop_caches, cgroups, fsfreeze, CA files) pointed into a scratch
-//! directory, as `tests/support` does. The page-cache reclaimer would
+//! directory, as `tests/it/support` does. The page-cache reclaimer would
 //! otherwise drop this machine's cache mid-benchmark.
 
 use std::io::{Read, Write};

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use envd_sdk::{
-    Code, CommandEvent, CommandEvents, Error, ExitStatus, FsEvent, ProcessRef, PtyInput,
-    WatchStream,
+    Code, CommandEvent, CommandEvents, Error, ExitStatus, FsEvent, OutputStream, ProcessRef,
+    PtyInput, TerminalEvent, TerminalInput, TerminalSession, WatchStream,
 };
 use futures::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::Failure;
@@ -80,7 +80,26 @@ impl Sink {
 pub(crate) enum Control {
     Process(ProcessRef),
     Pty(PtyInput),
+    Terminal(TerminalControl),
     Watch,
+}
+
+/// A terminal session's writer, its pid, and a way to make its collector
+/// drop the session's output stream.
+#[derive(Clone)]
+pub(crate) struct TerminalControl {
+    pub(crate) input: TerminalInput,
+    pub(crate) pid: u32,
+    drop_stream: mpsc::UnboundedSender<()>,
+}
+
+impl TerminalControl {
+    /// Asks the collector to call `TerminalSession::reconnect`.
+    pub(crate) fn drop_stream(&self) -> Result<(), Failure> {
+        self.drop_stream
+            .send(())
+            .map_err(|_| Failure::new(Code::FailedPrecondition, "the terminal session has ended"))
+    }
 }
 
 pub(crate) struct Handle {
@@ -130,6 +149,42 @@ impl Handles {
             }
         });
         self.insert(control, sink, task)
+    }
+
+    /// Collects a terminal session's output; the task owns the session.
+    pub(crate) fn add_terminal(&mut self, mut session: TerminalSession) -> String {
+        let (drop_stream, mut drops) = mpsc::unbounded_channel();
+        let control = TerminalControl {
+            input: session.input(),
+            pid: session.pid(),
+            drop_stream,
+        };
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    Some(()) = drops.recv() => {
+                        session.reconnect();
+                        continue;
+                    }
+                    event = session.next_output() => event,
+                };
+                match event {
+                    Some(Ok(TerminalEvent::Output { stream, data, .. })) => {
+                        writer.update(|c| match stream {
+                            OutputStream::Stderr => c.stderr.extend_from_slice(&data),
+                            _ => c.stdout.extend_from_slice(&data),
+                        });
+                    }
+                    Some(Ok(TerminalEvent::Exit(exit))) => writer.update(|c| c.exit = Some(exit)),
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => writer.update(|c| c.error = Some(error)),
+                    None => return,
+                }
+            }
+        });
+        self.insert(Control::Terminal(control), sink, task)
     }
 
     /// Collects a watch stream.

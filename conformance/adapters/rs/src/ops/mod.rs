@@ -14,6 +14,7 @@ use envd_sdk::{
 use crate::handles::Control;
 
 mod files;
+mod terminal;
 
 use crate::{DEFAULT_WAIT, Failure, State, StepResult};
 use files::{
@@ -114,6 +115,7 @@ pub(crate) async fn dispatch(state: &mut State, op: &str, args: &Value) -> StepR
         }
         "pty.read_until" => read_until(state, a, true).await,
         "pty.wait" => handle_wait(state, a, true).await,
+        op if op.starts_with("terminal.") => terminal::dispatch(state, op, a).await,
         "files.read" => files_read(state, a).await,
         "files.write" => files_write(state, a).await,
         "files.write_many" => files_write_many(state, a).await,
@@ -327,7 +329,7 @@ fn command(a: Args<'_>) -> Result<Command, Failure> {
     Ok(command)
 }
 
-fn selector(a: Args<'_>) -> Result<ProcessSelector, Failure> {
+pub(super) fn selector(a: Args<'_>) -> Result<ProcessSelector, Failure> {
     if let Some(pid) = a.opt_u64("pid")? {
         let pid = u32::try_from(pid).map_err(|_| Failure::bad_args("pid out of range"))?;
         return Ok(ProcessSelector::Pid(pid));
@@ -335,7 +337,7 @@ fn selector(a: Args<'_>) -> Result<ProcessSelector, Failure> {
     Ok(ProcessSelector::Tag(a.str("tag")?.to_owned()))
 }
 
-fn exit_json(exit: &ExitStatus, out: &mut Map<String, Value>) {
+pub(super) fn exit_json(exit: &ExitStatus, out: &mut Map<String, Value>) {
     out.insert("exitCode".into(), json!(exit.exit_code));
     out.insert("exited".into(), json!(exit.exited));
     out.insert("status".into(), json!(exit.status));
