@@ -30,15 +30,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut latencies = echo(&client, samples).await?;
     latencies.sort();
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+    // Nearest rank: the sample below which `percent` % of them lie.
+    let at = |percent: usize| {
+        let i = (latencies.len() - 1) * percent / 100;
         latencies[i].as_secs_f64() * 1e3
     };
     println!(
         "sdk-rs keystroke echo ({samples} keys): p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms",
-        at(0.5),
-        at(0.9),
-        at(0.99)
+        at(50),
+        at(90),
+        at(99)
     );
 
     let (bytes, took) = throughput(&client, mib).await?;
@@ -50,9 +51,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn echo(client: &Client, samples: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
-    let options = TerminalOptions::new(80, 24)
-        .command("/bin/sh", ["-c", "stty raw -echo && printf READY && exec cat"]);
+async fn echo(
+    client: &Client,
+    samples: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+    let options = TerminalOptions::new(80, 24).command(
+        "/bin/sh",
+        ["-c", "stty raw -echo && printf READY && exec cat"],
+    );
     let mut session = client.terminals().create(options).await?;
     let mut seen = Vec::new();
     while !seen.ends_with(b"READY") {
@@ -86,7 +92,10 @@ async fn echo(client: &Client, samples: usize) -> Result<Vec<Duration>, Box<dyn 
     Ok(out)
 }
 
-async fn throughput(client: &Client, mib: usize) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+async fn throughput(
+    client: &Client,
+    mib: usize,
+) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join(format!("envd-terminal-bench-{}", std::process::id()));
     {
         let mut file = std::fs::File::create(&path)?;
@@ -97,7 +106,7 @@ async fn throughput(client: &Client, mib: usize) -> Result<(u64, Duration), Box<
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                *b = x as u8;
+                *b = x.to_le_bytes()[0];
             }
             file.write_all(&block)?;
         }
