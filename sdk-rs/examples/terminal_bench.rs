@@ -30,15 +30,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut latencies = echo(&client, samples).await?;
     latencies.sort();
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+    // Nearest rank: the sample below which `percent` % of them lie.
+    let at = |percent: usize| {
+        let i = (latencies.len() - 1) * percent / 100;
         latencies[i].as_secs_f64() * 1e3
     };
     println!(
         "sdk-rs keystroke echo ({samples} keys): p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms",
-        at(0.5),
-        at(0.9),
-        at(0.99)
+        at(50),
+        at(90),
+        at(99)
     );
 
     let (bytes, took) = throughput(&client, mib).await?;
@@ -105,7 +106,7 @@ async fn throughput(
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                *b = x as u8;
+                *b = x.to_le_bytes()[0];
             }
             file.write_all(&block)?;
         }
