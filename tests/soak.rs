@@ -75,6 +75,30 @@ fn own_sockets() -> usize {
 
 /// What envd's descriptors point at, counted by kind (`socket`, `pipe`,
 /// `anon_inode:[pidfd]`, paths).
+/// Each thread's name, state and where it sleeps in the kernel, so a
+/// lingering thread says what it waits for.
+fn thread_states(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .map(|task| {
+            let read = |file: &str| {
+                std::fs::read_to_string(task.path().join(file))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            let state = read("stat")
+                .rsplit_once(") ")
+                .map(|(_, rest)| rest.chars().next().unwrap_or('?'))
+                .unwrap_or('?');
+            format!("{} {state} {}", read("comm"), read("wchan"))
+        })
+        .collect()
+}
+
 fn fd_kinds(pid: u32) -> std::collections::BTreeMap<String, usize> {
     let mut kinds = std::collections::BTreeMap::new();
     for target in fd_targets(pid) {
@@ -326,10 +350,11 @@ async fn soak() {
         assert!(
             Instant::now() < deadline,
             "envd still holds {now:?} {settle:?} after the rounds (before: {start:?}): {:?}, \
-             the test holds {} sockets; resident after each round: {:?}",
+             the test holds {} sockets; resident after each round: {:?}; threads: {:?}",
             fd_kinds(pid),
             own_sockets(),
             figures.rss_after_rounds,
+            thread_states(pid),
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
