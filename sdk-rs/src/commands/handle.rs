@@ -179,10 +179,7 @@ impl CommandHandle {
                 selector: ProcessSelector::Pid(start.pid),
             },
             events: CommandEvents {
-                inner: Fused::closing_is_error(
-                    events,
-                    "process stream ended without an end event",
-                ),
+                inner: Fused::closing_is_error(events, "process stream ended without an end event"),
             },
         })
     }
