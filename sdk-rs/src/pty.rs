@@ -79,10 +79,7 @@ impl Pty {
 
     /// Starts a terminal and returns once envd reports its pid.
     pub async fn create(&self, options: PtyOptions) -> Result<PtySession> {
-        let client = match &options.user {
-            Some(user) => self.client.with_user(user.clone()),
-            None => self.client.clone(),
-        };
+        let client = self.client.acting_as(options.user);
         let request = pb::StartRequest {
             process: Some(pb::ProcessConfig {
                 cmd: options.cmd,

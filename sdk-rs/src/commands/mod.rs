@@ -277,10 +277,7 @@ impl Commands {
             tag: command.tag,
             stdin: Some(stdin),
         };
-        let client = match command.user {
-            Some(user) => self.client.with_user(user),
-            None => self.client.clone(),
-        };
+        let client = self.client.acting_as(command.user);
         start(&client, request, command.timeout).await
     }
 
