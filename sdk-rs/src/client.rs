@@ -168,6 +168,15 @@ impl Client {
         }
     }
 
+    /// This client acting as `user` when one is given (a per-call user
+    /// from start options), else as itself.
+    pub(crate) fn acting_as(&self, user: Option<String>) -> Self {
+        match user {
+            Some(user) => self.with_user(user),
+            None => self.clone(),
+        }
+    }
+
     /// Running commands: run, spawn, connect, list, signal.
     pub fn commands(&self) -> Commands {
         Commands::new(self.clone())

@@ -84,6 +84,19 @@ impl Stream for FileStream {
     }
 }
 
+/// Sending a request to one of envd's HTTP endpoints.
+pub(crate) trait SendChecked {
+    /// Sends the request; a transport failure and a non-2xx answer (see
+    /// [`check`]) both come back as an [`Error`].
+    fn send_checked(self) -> impl Future<Output = Result<reqwest::Response>> + Send;
+}
+
+impl SendChecked for reqwest::RequestBuilder {
+    async fn send_checked(self) -> Result<reqwest::Response> {
+        check(self.send().await.map_err(Error::transport)?).await
+    }
+}
+
 /// Turns a non-2xx response into an [`Error`] carrying the HTTP status and
 /// the code, message and reason from envd's JSON error body.
 pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
@@ -198,10 +211,8 @@ impl Files {
         let response = self
             .files_request(reqwest::Method::GET, Some(path))
             .header("accept-encoding", "identity")
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        let response = check(response).await?;
+            .send_checked()
+            .await?;
         let len = response.content_length();
         Ok(FileStream {
             inner: response.bytes_stream().map_err(Error::transport).boxed(),
@@ -216,13 +227,9 @@ impl Files {
 
     /// Downloads `path` into memory.
     pub async fn read(&self, path: &str) -> Result<Bytes> {
-        let response = self
-            .files_request(reqwest::Method::GET, Some(path))
+        self.files_request(reqwest::Method::GET, Some(path))
             .header("accept-encoding", "identity")
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response)
+            .send_checked()
             .await?
             .bytes()
             .await
@@ -243,14 +250,9 @@ impl Files {
             .upload_request(Some(path))?
             .header("content-type", "application/octet-stream")
             .body(body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        let mut written: Vec<WriteInfo> = check(response)
-            .await?
-            .json()
-            .await
-            .map_err(Error::transport)?;
+            .send_checked()
+            .await?;
+        let mut written: Vec<WriteInfo> = response.json().await.map_err(Error::transport)?;
         if written.is_empty() {
             return Err(Error::protocol("envd reported no written file"));
         }
@@ -300,13 +302,9 @@ impl Files {
                 .map_err(Error::transport)?;
             form = form.part("file", part);
         }
-        let response = self
-            .upload_request(None)?
+        self.upload_request(None)?
             .multipart(form)
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response)
+            .send_checked()
             .await?
             .json()
             .await
@@ -335,14 +333,10 @@ impl Files {
             destination,
             username: self.client.user(),
         };
-        let response = self
-            .client
+        self.client
             .http_request(reqwest::Method::POST, "/files/compose")
             .json(&body)
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response)
+            .send_checked()
             .await?
             .json()
             .await

@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use envd_proto::filesystem as pb;
-use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use crate::error::{Code, Error, Result};
@@ -148,14 +147,13 @@ pub struct FsEvent {
 /// A directory watch from [`Files::watch`]: a [`Stream`] of changes.
 /// Dropping it stops the watch.
 pub struct WatchStream {
-    inner: BoxStream<'static, Result<pb::WatchDirResponse>>,
-    done: bool,
+    inner: stream::Fused<pb::WatchDirResponse>,
 }
 
 impl std::fmt::Debug for WatchStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WatchStream")
-            .field("done", &self.done)
+            .field("done", &self.inner.is_done())
             .finish_non_exhaustive()
     }
 }
@@ -166,20 +164,8 @@ impl Stream for WatchStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         use pb::watch_dir_response::Event;
         loop {
-            if self.done {
+            let Some(message) = ready!(self.inner.poll_message(cx)?) else {
                 return Poll::Ready(None);
-            }
-            let message = match self.inner.poll_next_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    self.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Ready(Some(Ok(message))) => message,
             };
             let Some(Event::Filesystem(event)) = message.event else {
                 continue;
@@ -313,7 +299,9 @@ impl Files {
         })
         .await?;
         match inner.next().await.transpose()?.and_then(|m| m.event) {
-            Some(Event::Start(_)) => Ok(WatchStream { inner, done: false }),
+            Some(Event::Start(_)) => Ok(WatchStream {
+                inner: stream::Fused::new(inner),
+            }),
             _ => Err(Error::protocol(
                 "watch stream did not begin with a start event",
             )),

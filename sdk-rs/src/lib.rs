@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[macro_use]
+mod launch;
+
 mod client;
 mod commands;
 mod error;

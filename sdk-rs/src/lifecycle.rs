@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::files::check;
+use crate::files::SendChecked;
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,13 +105,9 @@ impl InitOptions {
 
 impl Client {
     async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let response = self
-            .http_request(reqwest::Method::GET, path)
+        self.http_request(reqwest::Method::GET, path)
             .timeout(self.request_timeout())
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response)
+            .send_checked()
             .await?
             .json()
             .await
@@ -136,14 +132,11 @@ impl Client {
     /// Initialises envd (`POST /init`). When `options` sets an access
     /// token, this client (and its clones) use it from then on.
     pub async fn init(&self, options: &InitOptions) -> Result<()> {
-        let response = self
-            .http_request(reqwest::Method::POST, "/init")
+        self.http_request(reqwest::Method::POST, "/init")
             .timeout(self.request_timeout())
             .json(options)
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response).await?;
+            .send_checked()
+            .await?;
         if let Some(token) = &options.access_token {
             self.set_token(Some(token.clone()));
         }
@@ -152,13 +145,10 @@ impl Client {
 
     /// Tells envd a snapshot is about to be taken (`POST /snapshot/prepare`).
     pub async fn prepare_snapshot(&self) -> Result<()> {
-        let response = self
-            .http_request(reqwest::Method::POST, "/snapshot/prepare")
+        self.http_request(reqwest::Method::POST, "/snapshot/prepare")
             .timeout(self.request_timeout())
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        check(response).await?;
+            .send_checked()
+            .await?;
         Ok(())
     }
 }

@@ -56,38 +56,7 @@ impl PtyOptions {
         }
     }
 
-    /// Runs `program` with `args` instead of the login shell.
-    #[must_use]
-    pub fn command<I, S>(mut self, program: impl Into<String>, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.cmd = program.into();
-        self.args = args.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets an environment variable.
-    #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
-
-    /// The working directory.
-    #[must_use]
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.cwd = Some(cwd.into());
-        self
-    }
-
-    /// Runs as `user`.
-    #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
+    launch_setters!(command, env, cwd, user);
 
     /// Kills the terminal after `timeout`. Default: none.
     #[must_use]
@@ -110,10 +79,7 @@ impl Pty {
 
     /// Starts a terminal and returns once envd reports its pid.
     pub async fn create(&self, options: PtyOptions) -> Result<PtySession> {
-        let client = match &options.user {
-            Some(user) => self.client.with_user(user.clone()),
-            None => self.client.clone(),
-        };
+        let client = self.client.acting_as(options.user);
         let request = pb::StartRequest {
             process: Some(pb::ProcessConfig {
                 cmd: options.cmd,

@@ -9,12 +9,13 @@
 //! any parent it creates) to the user. A failure before the rename leaves
 //! the destination and the sources as they were and removes the temporary.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, fchown};
+use std::os::unix::fs::fchown;
 use std::path::{Path, PathBuf};
 
 use super::dirs;
+use super::temp::Temp;
 use super::write::Owner;
 
 /// Marks compose temporaries: `<dest>.e2b-compose.<uuid>.tmp`, the Go
@@ -88,11 +89,11 @@ pub fn compose(sources: &[Source], destination: &Path, owner: Owner) -> Result<u
     let parent = destination.parent().unwrap_or(Path::new("/"));
     dirs::ensure_dirs(parent, owner.uid, owner.gid)?;
 
-    let (mut out, temp) = Temp::create(destination)?;
+    let (mut out, temp) = create_temp(destination)?;
     fchown(&out, Some(owner.uid.as_raw()), Some(owner.gid.as_raw())).map_err(|source| {
         Error::Io {
             action: "changing the owner of",
-            path: temp.path.clone(),
+            path: temp.path().to_owned(),
             source,
         }
     })?;
@@ -113,7 +114,7 @@ pub fn compose(sources: &[Source], destination: &Path, owner: Owner) -> Result<u
         })?;
     }
     drop(out);
-    temp.commit(destination)?;
+    commit(temp, destination)?;
     for source in sources {
         if let Err(e) = std::fs::remove_file(&source.path) {
             tracing::warn!(path = %source.path.display(), error = %e, "cannot remove composed source");
@@ -140,68 +141,32 @@ pub fn is_compose_temp(name: &std::ffi::OsStr) -> bool {
             .any(|w| w == TEMP_MARK.as_bytes())
 }
 
-/// The temporary file; removed on drop unless renamed into place.
-struct Temp {
-    path: PathBuf,
-    committed: bool,
+/// Creates `<destination>.e2b-compose.<uuid>.tmp`, mode 0666 less the
+/// umask.
+fn create_temp(destination: &Path) -> Result<(File, Temp), Error> {
+    Temp::create("compose temporary", || {
+        let mut name = destination.as_os_str().to_owned();
+        name.push(format!("{TEMP_MARK}{}{TEMP_SUFFIX}", uuid_v4()));
+        PathBuf::from(name)
+    })
+    .map_err(|(e, path)| {
+        full_or(e, |source| Error::Io {
+            action: "creating destination file",
+            path,
+            source,
+        })
+    })
 }
 
-impl Temp {
-    /// Creates `<destination>.e2b-compose.<uuid>.tmp`, mode 0666 less the
-    /// umask.
-    fn create(destination: &Path) -> Result<(File, Self), Error> {
-        loop {
-            let mut name = destination.as_os_str().to_owned();
-            name.push(format!("{TEMP_MARK}{}{TEMP_SUFFIX}", uuid_v4()));
-            let path = PathBuf::from(name);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok((
-                        file,
-                        Self {
-                            path,
-                            committed: false,
-                        },
-                    ));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(full_or(e, |source| Error::Io {
-                        action: "creating destination file",
-                        path,
-                        source,
-                    }));
-                }
-            }
-        }
-    }
-
-    fn commit(mut self, destination: &Path) -> Result<(), Error> {
-        std::fs::rename(&self.path, destination).map_err(|e| {
-            full_or(e, |source| Error::Io {
-                action: "finalizing compose into",
-                path: destination.to_owned(),
-                source,
-            })
-        })?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        if !self.committed
-            && let Err(e) = std::fs::remove_file(&self.path)
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove compose temporary");
-        }
-    }
+/// Renames the filled temporary over `destination`.
+fn commit(mut temp: Temp, destination: &Path) -> Result<(), Error> {
+    temp.rename_onto(destination).map_err(|e| {
+        full_or(e, |source| Error::Io {
+            action: "finalizing compose into",
+            path: destination.to_owned(),
+            source,
+        })
+    })
 }
 
 /// A random (version 4) UUID in its text form.
@@ -226,9 +191,9 @@ mod tests {
 
     #[test]
     fn temporaries_are_recognised_by_name() {
-        let (file, temp) = Temp::create(Path::new("/tmp/envd-compose-unit.txt")).unwrap();
+        let (file, temp) = create_temp(Path::new("/tmp/envd-compose-unit.txt")).unwrap();
         drop(file);
-        let name = temp.path.file_name().unwrap().to_owned();
+        let name = temp.path().file_name().unwrap().to_owned();
         assert!(is_compose_temp(&name), "{name:?}");
         let text = name.to_str().unwrap();
         let uuid = text

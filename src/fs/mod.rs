@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod ops;
 pub mod path;
 pub mod read;
+mod temp;
 pub mod watch;
 pub mod write;
 

@@ -28,6 +28,7 @@ use nix::unistd::{Gid, Uid};
 
 use super::dirs;
 use super::metadata::{self, Metadata};
+use super::temp::Temp;
 
 /// Chunks in flight between the request and the writer thread.
 const CHANNEL_DEPTH: usize = 8;
@@ -408,10 +409,7 @@ const CREATE_MARK: &str = ".create";
 const NAME_KEPT: usize = 180;
 
 /// A temporary file next to the target; removed on drop unless committed.
-struct TempFile {
-    path: PathBuf,
-    committed: bool,
-}
+struct TempFile(Temp);
 
 impl TempFile {
     /// Creates `.<name>.<unique>.{create,replace}.envd-upload` beside
@@ -429,45 +427,28 @@ impl TempFile {
         }
         let name = &name[..end];
         let mark = if replaces { REPLACE_MARK } else { CREATE_MARK };
-        loop {
+        let (file, temp) = Temp::create("temporary upload file", || {
             let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
-            let path = dir.join(format!(
+            dir.join(format!(
                 ".{name}.{:x}{unique:x}{nanos:x}{mark}{TEMP_SUFFIX}",
                 std::process::id()
-            ));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok((
-                        file,
-                        Self {
-                            path,
-                            committed: false,
-                        },
-                    ));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
+            ))
+        })
+        .map_err(|(e, _)| e)?;
+        Ok((file, Self(temp)))
     }
 
     /// Renames the temporary file over `target`. If the rename is refused
     /// (the target is a mount point, say), copies the content in place and
     /// gives the target `metadata`.
     fn commit(mut self, target: &Path, metadata: &Metadata) -> Result<(), Commit> {
-        if std::fs::rename(&self.path, target).is_ok() {
-            self.committed = true;
+        if self.0.rename_onto(target).is_ok() {
             return Ok(());
         }
-        let mut from = File::open(&self.path).map_err(Commit::Io)?;
+        let mut from = File::open(self.0.path()).map_err(Commit::Io)?;
         let mut to = OpenOptions::new()
             .write(true)
             .truncate(true)
@@ -482,16 +463,6 @@ impl TempFile {
 enum Commit {
     Io(io::Error),
     Metadata(metadata::StoreError),
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.committed
-            && let Err(e) = std::fs::remove_file(&self.path)
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove temporary upload file");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -99,14 +99,7 @@ impl StatSample {
     }
 
     fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::File {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text).ok_or_else(|| Error::Format {
-            path: path.to_owned(),
-            what: "no aggregate cpu line",
-        })
+        super::read_kernel_file(path, "no aggregate cpu line", Self::parse)
     }
 }
 

@@ -59,14 +59,7 @@ impl MemInfo {
 
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::File {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text).ok_or_else(|| Error::Format {
-            path: path.to_owned(),
-            what: "MemTotal or MemFree missing",
-        })
+        super::read_kernel_file(path, "MemTotal or MemFree missing", Self::parse)
     }
 
     /// Memory in use as `free` and `neofetch` show it: `MemTotal − MemAvailable`.

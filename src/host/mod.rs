@@ -71,6 +71,23 @@ pub enum Error {
     Join(#[from] tokio::task::JoinError),
 }
 
+/// Reads the kernel text file `path` and parses it with `parse`; `what`
+/// says what a file `parse` rejects was missing.
+fn read_kernel_file<T>(
+    path: &std::path::Path,
+    what: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).ok_or_else(|| Error::Format {
+        path: path.to_owned(),
+        what,
+    })
+}
+
 /// The guest-integration handles request handlers share.
 #[derive(Debug)]
 pub struct Host {

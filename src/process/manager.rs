@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::backend::{Backend, Source, Wiring};
 use super::command;
 use super::exit::End;
-use super::output::{Bus, Subscription};
+use super::output::{Bus, Output, Subscription};
 use super::pipe::PipeWiring;
 use super::pty::PtyWiring;
 use super::reaper::{ChildId, Reaper};
@@ -541,13 +541,7 @@ async fn pump(
         match read {
             Ok(0) => return,
             Ok(_) => {
-                let output = (source.label)(take_chunk(&mut buf));
-                let (targets, offset) = process.bus.record(&output);
-                drop(guard);
-                process
-                    .bus
-                    .deliver(targets, super::output::Event::Data { output, offset })
-                    .await;
+                publish(&process, source.label, &mut buf, guard).await;
                 if ended {
                     return;
                 }
@@ -569,18 +563,27 @@ async fn pump(
             .read_buf(&mut (&mut buf).limit(source.chunk))
             .now_or_never();
         match read {
-            Some(Ok(n)) if n > 0 => {
-                let output = (source.label)(take_chunk(&mut buf));
-                let (targets, offset) = process.bus.record(&output);
-                drop(guard);
-                process
-                    .bus
-                    .deliver(targets, super::output::Event::Data { output, offset })
-                    .await
-            }
+            Some(Ok(n)) if n > 0 => publish(&process, source.label, &mut buf, guard).await,
             _ => return,
         }
     }
+}
+
+/// Labels the chunk read into `buf` and records it in the replay tail while `guard` (the
+/// upgrade gate) is held, then delivers it to subscribers without it.
+async fn publish(
+    process: &Process,
+    label: fn(bytes::Bytes) -> Output,
+    buf: &mut BytesMut,
+    guard: tokio::sync::OwnedRwLockReadGuard<()>,
+) {
+    let output = label(take_chunk(buf));
+    let (targets, offset) = process.bus.record(&output);
+    drop(guard);
+    process
+        .bus
+        .deliver(targets, super::output::Event::Data { output, offset })
+        .await;
 }
 
 /// The bytes read so far, leaving `buf` empty. A small read is copied out

@@ -12,6 +12,15 @@ fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// The result of a call that returns 0 on success and -1 with `errno` set.
+fn zero_or_errno(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Runs a size-query-then-fill xattr call: `call(buf)` returns the length
 /// it needs (for an empty `buf`) or wrote, or -1 with `errno` set. Retries
 /// when the value grew between the two calls.
@@ -96,7 +105,7 @@ pub fn set_xattr(path: &Path, name: &OsStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: `path` and `name` are NUL-terminated strings and `value` is
     // valid for reads of `value.len()` bytes; all outlive the call, and the
     // kernel only reads them.
-    let rc = unsafe {
+    zero_or_errno(unsafe {
         libc::lsetxattr(
             path.as_ptr(),
             name.as_ptr(),
@@ -104,12 +113,7 @@ pub fn set_xattr(path: &Path, name: &OsStr, value: &[u8]) -> io::Result<()> {
             value.len(),
             0,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    })
 }
 
 /// Sets the extended attribute `name` of the open file `fd` to `value`
@@ -121,7 +125,7 @@ pub fn fset_xattr(fd: impl AsFd, name: &OsStr, value: &[u8]) -> io::Result<()> {
     // is a NUL-terminated string and `value` is valid for reads of
     // `value.len()` bytes; both outlive the call and the kernel only reads
     // them.
-    let rc = unsafe {
+    zero_or_errno(unsafe {
         libc::fsetxattr(
             fd.as_raw_fd(),
             name.as_ptr(),
@@ -129,12 +133,7 @@ pub fn fset_xattr(fd: impl AsFd, name: &OsStr, value: &[u8]) -> io::Result<()> {
             value.len(),
             0,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    })
 }
 
 /// Removes the extended attribute `name` of the open file `fd`
@@ -145,12 +144,7 @@ pub fn fremove_xattr(fd: impl AsFd, name: &OsStr) -> io::Result<()> {
     // SAFETY: `fd` is an open descriptor borrowed for the whole call and
     // `name` is a NUL-terminated string that outlives it; the kernel only
     // reads it.
-    let rc = unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_or_errno(unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) })
 }
 
 #[cfg(test)]

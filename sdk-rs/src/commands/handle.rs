@@ -2,7 +2,7 @@
 //! stream of one process.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use envd_proto::process as pb;
@@ -12,6 +12,7 @@ use futures::{Stream, StreamExt};
 use super::{CommandEvent, CommandOutput, ExitStatus, ProcessSelector, Signal};
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
+use crate::stream::Fused;
 
 /// A process (by pid or tag) to send stdin or signals to.
 #[derive(Debug, Clone)]
@@ -104,14 +105,13 @@ impl ProcessRef {
 /// [`CommandEvent::Exit`]. Keepalives are consumed (they keep the stall
 /// watchdog quiet) and never yielded.
 pub struct CommandEvents {
-    inner: BoxStream<'static, Result<Option<pb::ProcessEvent>>>,
-    done: bool,
+    inner: Fused<Option<pb::ProcessEvent>>,
 }
 
 impl std::fmt::Debug for CommandEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommandEvents")
-            .field("done", &self.done)
+            .field("done", &self.inner.is_done())
             .finish_non_exhaustive()
     }
 }
@@ -122,22 +122,8 @@ impl Stream for CommandEvents {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         use pb::process_event::{Event, data_event::Output};
         loop {
-            if self.done {
+            let Some(message) = ready!(self.inner.poll_message(cx)?) else {
                 return Poll::Ready(None);
-            }
-            let message = match self.inner.poll_next_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(Error::protocol(
-                        "process stream ended without an end event",
-                    ))));
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Ready(Some(Ok(message))) => message,
             };
             let event = match message.and_then(|e| e.event) {
                 Some(Event::Data(data)) => match data.output {
@@ -147,12 +133,12 @@ impl Stream for CommandEvents {
                     None => continue,
                 },
                 Some(Event::End(end)) => {
-                    self.done = true;
+                    self.inner.finish();
                     CommandEvent::Exit(ExitStatus::from_proto(end))
                 }
                 Some(Event::Keepalive(_)) | None => continue,
                 Some(Event::Start(_)) => {
-                    self.done = true;
+                    self.inner.finish();
                     return Poll::Ready(Some(Err(Error::protocol(
                         "process stream sent a second start event",
                     ))));
@@ -193,8 +179,7 @@ impl CommandHandle {
                 selector: ProcessSelector::Pid(start.pid),
             },
             events: CommandEvents {
-                inner: events,
-                done: false,
+                inner: Fused::closing_is_error(events, "process stream ended without an end event"),
             },
         })
     }

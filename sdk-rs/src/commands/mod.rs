@@ -62,34 +62,7 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable (on top of envd's defaults).
-    #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
-
-    /// The working directory (default: envd's default workdir, else home).
-    #[must_use]
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.cwd = Some(cwd.into());
-        self
-    }
-
-    /// Runs as `user` instead of the client's user.
-    #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Tags the process so it can be found with
-    /// [`ProcessSelector::Tag`].
-    #[must_use]
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tag = Some(tag.into());
-        self
-    }
+    launch_setters!(env, cwd, user, tag);
 
     /// Kills the process (SIGKILL) and fails the call with
     /// [`Code::DeadlineExceeded`] after `timeout`. Default: none.
@@ -304,10 +277,7 @@ impl Commands {
             tag: command.tag,
             stdin: Some(stdin),
         };
-        let client = match command.user {
-            Some(user) => self.client.with_user(user),
-            None => self.client.clone(),
-        };
+        let client = self.client.acting_as(command.user);
         start(&client, request, command.timeout).await
     }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub struct TerminalOptions {
     pub(crate) cols: u16,
     pub(crate) rows: u16,
-    pub(crate) command: String,
+    pub(crate) cmd: String,
     pub(crate) args: Vec<String>,
     pub(crate) envs: HashMap<String, String>,
     pub(crate) cwd: Option<String>,
@@ -29,7 +29,7 @@ impl TerminalOptions {
         Self {
             cols,
             rows,
-            command: String::new(),
+            cmd: String::new(),
             args: Vec::new(),
             envs: HashMap::new(),
             cwd: None,
@@ -38,51 +38,12 @@ impl TerminalOptions {
         }
     }
 
-    /// Runs `program` (looked up in `PATH`) with `args` instead of the
-    /// login shell.
-    #[must_use]
-    pub fn command<I, S>(mut self, program: impl Into<String>, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.command = program.into();
-        self.args = args.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets an environment variable (over envd's defaults).
-    #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
-
-    /// The working directory (default: envd's default workdir, else home).
-    #[must_use]
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.cwd = Some(cwd.into());
-        self
-    }
-
-    /// Runs as `user` instead of the user the client authenticates as.
-    #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Tags the terminal, for [`ProcessSelector::Tag`].
-    #[must_use]
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tag = Some(tag.into());
-        self
-    }
+    launch_setters!(command, env, cwd, user, tag);
 
     pub(crate) fn to_proto(&self) -> pb::CreateRequest {
         pb::CreateRequest {
             size: Some(size(self.cols, self.rows)),
-            command: self.command.clone(),
+            command: self.cmd.clone(),
             args: self.args.clone(),
             envs: self.envs.clone(),
             cwd: self.cwd.clone().unwrap_or_default(),

@@ -132,14 +132,14 @@ fn set_id_bits_are_cleared_like_a_kernel_write() {
 fn temporaries_name_what_their_rename_does() {
     let (_, created) = TempFile::create(Path::new("/tmp/x"), false).unwrap();
     let (_, replaced) = TempFile::create(Path::new("/tmp/x"), true).unwrap();
-    let kind = |t: &TempFile| upload_temp(t.path.file_name().unwrap());
+    let kind = |t: &TempFile| upload_temp(t.0.path().file_name().unwrap());
     assert_eq!(kind(&created), Some(Landing::Creates));
     assert_eq!(kind(&replaced), Some(Landing::Replaces));
     assert_eq!(upload_temp(std::ffi::OsStr::new("x.envd-upload")), None);
     assert_eq!(upload_temp(std::ffi::OsStr::new(".x.txt")), None);
     let long = "é".repeat(200);
     let (_, t) = TempFile::create(&Path::new("/tmp").join(&long), true).unwrap();
-    assert!(t.path.file_name().unwrap().len() <= 255);
+    assert!(t.0.path().file_name().unwrap().len() <= 255);
 }
 
 #[test]

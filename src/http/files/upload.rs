@@ -286,6 +286,20 @@ mod tests {
         workdir: tempfile::TempDir,
         user: User,
         defaults: Defaults,
+        params: Params,
+        metadata: Metadata,
+    }
+
+    impl Fixture {
+        /// An upload with no query parameters, as `f.user`.
+        fn upload(&self) -> Upload<'_> {
+            Upload {
+                params: &self.params,
+                user: &self.user,
+                defaults: &self.defaults,
+                metadata: &self.metadata,
+            }
+        }
     }
 
     fn fixture() -> Fixture {
@@ -308,6 +322,8 @@ mod tests {
             workdir,
             user,
             defaults,
+            params: Params::default(),
+            metadata: Metadata::new(),
         }
     }
 
@@ -321,16 +337,23 @@ mod tests {
 
     const BOUNDARY: &str = "b0undary";
 
+    /// Uploads `body`, a multipart body delimited by [`BOUNDARY`].
+    async fn multipart(
+        upload: &Upload<'_>,
+        body: &'static [u8],
+    ) -> Result<Vec<PathBuf>, crate::error::Error> {
+        upload
+            .multipart(
+                content(body),
+                &format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .await
+    }
+
     #[tokio::test]
     async fn raw_body_without_path_is_rejected_before_any_write() {
         let f = fixture();
-        let params = Params::default();
-        let upload = Upload {
-            params: &params,
-            user: &f.user,
-            defaults: &f.defaults,
-            metadata: &Metadata::new(),
-        };
+        let upload = f.upload();
         let err = upload.raw(content(b"raw"), None).await.unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -342,21 +365,9 @@ mod tests {
     #[tokio::test]
     async fn multipart_part_without_filename_or_path_is_rejected() {
         let f = fixture();
-        let params = Params::default();
-        let upload = Upload {
-            params: &params,
-            user: &f.user,
-            defaults: &f.defaults,
-            metadata: &Metadata::new(),
-        };
+        let upload = f.upload();
         let body: &'static [u8] = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno name\r\n--b0undary--\r\n";
-        let err = upload
-            .multipart(
-                content(body),
-                &format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .await
-            .unwrap_err();
+        let err = multipart(&upload, body).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "missing filename in multipart part 'file' and no path query parameter"
@@ -367,21 +378,9 @@ mod tests {
     #[tokio::test]
     async fn relative_multipart_filename_lands_in_the_home_directory() {
         let f = fixture();
-        let params = Params::default();
-        let upload = Upload {
-            params: &params,
-            user: &f.user,
-            defaults: &f.defaults,
-            metadata: &Metadata::new(),
-        };
+        let upload = f.upload();
         let body: &'static [u8] = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"docs/rel.txt\"\r\n\r\nrel\r\n--b0undary--\r\n";
-        let written = upload
-            .multipart(
-                content(body),
-                &format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .await
-            .unwrap();
+        let written = multipart(&upload, body).await.unwrap();
         let want = f.home.path().join("docs/rel.txt");
         assert_eq!(written, vec![want.clone()]);
         assert_eq!(std::fs::read(&want).unwrap(), b"rel");
@@ -391,13 +390,7 @@ mod tests {
     #[test]
     fn targets_resolve_like_every_other_path() {
         let f = fixture();
-        let params = Params::default();
-        let upload = Upload {
-            params: &params,
-            user: &f.user,
-            defaults: &f.defaults,
-            metadata: &Metadata::new(),
-        };
+        let upload = f.upload();
         let home = f.home.path();
         assert_eq!(upload.resolve("a/../b.txt").unwrap(), home.join("b.txt"));
         assert_eq!(upload.resolve("~/c.txt").unwrap(), home.join("c.txt"));
