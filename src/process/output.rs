@@ -44,6 +44,9 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// Every stream, each with its own ring.
+    const ALL: [Self; 3] = [Self::Pty, Self::Stdout, Self::Stderr];
+
     /// Lower-case name, for messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -55,15 +58,6 @@ impl Stream {
 }
 
 impl Output {
-    /// The stream and the bytes, taken apart.
-    pub fn into_parts(self) -> (Stream, Bytes) {
-        match self {
-            Self::Stdout(b) => (Stream::Stdout, b),
-            Self::Stderr(b) => (Stream::Stderr, b),
-            Self::Pty(b) => (Stream::Pty, b),
-        }
-    }
-
     /// The stream and the bytes.
     pub fn parts(&self) -> (Stream, &Bytes) {
         match self {
@@ -285,7 +279,7 @@ impl Bus {
     /// Bytes the rings hold.
     pub(super) fn scrollback_bytes(&self) -> usize {
         let state = self.lock();
-        [Stream::Pty, Stream::Stdout, Stream::Stderr]
+        Stream::ALL
             .into_iter()
             .map(|s| state.rings.get(s).held())
             .sum()
@@ -294,7 +288,7 @@ impl Bus {
     /// Empties the rings (offsets go on; a replay reports the loss).
     pub(super) fn drop_scrollback(&self) {
         let mut state = self.lock();
-        for stream in [Stream::Pty, Stream::Stdout, Stream::Stderr] {
+        for stream in Stream::ALL {
             state.rings.get_mut(stream).clear();
         }
     }

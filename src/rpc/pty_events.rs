@@ -82,8 +82,8 @@ pub(super) fn terminal_events<T: Send + 'static>(
             match tokio::time::timeout(keepalive, live.next()).await {
                 Err(_idle) => yield Ok(wrap(event(pb::event::Event::Keepalive(pb::Keepalive {})))),
                 Ok(Some(Ok(Event::Data { output: data, offset }))) => {
-                    let (stream, bytes) = data.into_parts();
-                    yield Ok(wrap(output(stream, offset, bytes)));
+                    let (stream, bytes) = data.parts();
+                    yield Ok(wrap(output(stream, offset, bytes.clone())));
                 }
                 Ok(Some(Ok(Event::End(end)))) => {
                     yield Ok(wrap(exit(end)));
