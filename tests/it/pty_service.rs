@@ -259,7 +259,8 @@ async fn batches_apply_in_sequence_order_once_each() {
 async fn a_batch_applies_every_operation_once_in_its_order() {
     let envd = Envd::start();
     let script = "stty -echo; trap 'echo usr1' USR1; echo ready; \
-                  while read l; do [ \"$l\" = size ] && l=\"size $(stty size)\"; echo \"$l\"; done";
+                  while read l; do [ \"$l\" = size ] && l=\"size $(stty size)\"; \
+                  until echo \"$l\" 2>/dev/null; do :; done; done";
     let mut frames = envd
         .stream(CREATE, create("/bin/bash", &["-c", script]), &[])
         .await;
@@ -269,6 +270,8 @@ async fn a_batch_applies_every_operation_once_in_its_order() {
     })
     .await;
     let pid = seen.pid();
+    // bash's builtin echo fails with EINTR when the trapped USR1 lands
+    // mid-write (nothing written), so the program retries it.
     // The program reads its input later than envd writes it, so only the
     // order among resizes (the last one wins) and exactly-once are
     // observable here; ordering between batches is tested above.
